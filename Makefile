@@ -1,0 +1,37 @@
+# iqbench: every target sets up its own virtual environment in .venv/ first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: leaderboard show test test-fast bench tasks clean-venv
+
+leaderboard: $(STAMP)  ## evaluate what is missing on the suite, then print the board
+	$(VENV)/bin/iqbench run
+
+show: $(STAMP)  ## print the board from the committed results
+	$(VENV)/bin/iqbench show
+
+test: $(STAMP)  ## the test suite (real models, real data)
+	$(PY) -m pytest -q
+
+test-fast: $(STAMP)  ## skip the slow tests that train or score a real task
+	$(PY) -m pytest -q -m "not slow"
+
+bench: $(STAMP)  ## harness overhead and cold/warm suite timings
+	$(PY) bench/run_bench.py
+
+tasks: $(STAMP)  ## rebuild the task folders from the raw sources (needs ../shared/sources)
+	cd tasks/build && ../../$(PY) build_metatool.py && ../../$(PY) build_ikat_passages.py
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "iqbench needs Python 3.11+"'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch first and pinned: a bare 'torch' requirement would pull a multi-GB CUDA build.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,57 @@
+"""The results table as data (rows of systems, columns of task/split), separate from any rendering."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmark.protocol import ROLES
+from benchmark.results import iter_results
+
+
+@dataclass(frozen=True)
+class Cell:
+    metrics: dict[str, float]
+    added_tokens: float
+    llm_tokens: float
+    official: bool
+
+
+@dataclass(frozen=True)
+class Row:
+    system_id: str
+    role: str
+    submission: str | None
+    reference: str
+    cells: dict[tuple[str, str], Cell] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Board:
+    columns: list[tuple[str, str]]
+    """(task id, split) in suite order, then split order."""
+    rows: list[Row]
+
+
+SPLIT_ORDER = ("test", "test_ood", "dev", "train")
+
+
+def build_board(results_dir: Path, task_order: list[str] | None = None) -> Board:
+    rows: dict[str, Row] = {}
+    columns: set[tuple[str, str]] = set()
+    for stored in iter_results(results_dir):
+        rec = stored.record
+        sys_, task = rec["system"], rec["task"]
+        row = rows.setdefault(sys_["id"], Row(sys_["id"], sys_["role"], sys_.get("submission"), sys_.get("reference", "")))
+        col = (task["id"], task["split"])
+        columns.add(col)
+        cost = rec["cost"]
+        row.cells[col] = Cell(rec["metrics"], cost["added_tokens_mean"],
+                              cost["llm_prompt_tokens_mean"] + cost["llm_completion_tokens_mean"],
+                              task.get("official", True))
+    task_rank = {t: i for i, t in enumerate(task_order or [])}
+    split_rank = {s: i for i, s in enumerate(SPLIT_ORDER)}
+    ordered_cols = sorted(columns, key=lambda c: (task_rank.get(c[0], len(task_rank)), c[0], split_rank.get(c[1], 9), c[1]))
+    role_rank = {r: i for i, r in enumerate(ROLES)}
+    ordered_rows = sorted(rows.values(), key=lambda r: (role_rank.get(r.role, 9), r.system_id))
+    return Board(ordered_cols, ordered_rows)

@@ -1,0 +1,139 @@
+"""The `iqbench` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from statistics import fmean
+
+from rich.console import Console
+from rich.table import Table
+
+from benchmark import __version__
+from benchmark.board import build_board
+from benchmark.metrics import LABELS
+from benchmark.protocol import expand_all
+from benchmark.results import results_root
+from benchmark.runner import run_suite
+from benchmark.submission import SubmissionError, load_submissions, submissions_root
+from benchmark.task import TaskError, load_suite, tasks_root
+from benchmark.tokens import count_tokens
+
+console = Console(width=None if sys.stdout.isatty() else 200)
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    suite = load_suite(args.tasks)
+    table = Table(title=f"{suite.name} {suite.version}  (suite sha256 {suite.sha256()[:12]})")
+    split_names = ("train", "dev", "test", "test_ood")
+    for name in ("task", "family", "docs", *split_names, "rel/query", "tokens/query", "context", "explicit"):
+        table.add_column(name, justify="left" if name in ("task", "family") else "right")
+    for task_id in suite.task_ids:
+        task = suite.load(task_id)
+        evaluated = [(s, q) for s in task.eval_splits for q in task.qrels[s]]
+        judged = [task.queries[q] for _, q in evaluated]
+        table.add_row(
+            task.id, str(task.card.get("family", "")), f"{len(task.corpus):,}",
+            *(f"{len(task.qrels[s]):,}" if s in task.qrels else "-" for s in split_names),
+            f"{fmean(sum(g >= 1 for g in task.qrels[s][q].values()) for s, q in evaluated):.2f}",
+            f"{fmean(count_tokens(q.text) for q in judged):.1f}",
+            f"{fmean(bool(q.context) for q in judged):.0%}", f"{fmean(q.explicit is not None for q in judged):.0%}",
+        )
+    console.print(table)
+    console.print("Queries per split; the other columns are over the evaluation splits: relevant documents per query, "
+                  "o200k_base tokens per query text, share of queries with context and with a human explicit rewrite.")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    suite = load_suite(args.tasks)
+    submissions = load_submissions(args.submissions, args.submission or None)
+    systems = expand_all(submissions)
+    summary = run_suite(suite, submissions, systems, args.results, args.task or None, args.split or None,
+                        show_progress=not args.quiet)
+    console.print(f"{len(summary.written)} results written, {len(summary.present)} already present"
+                  + (f", {len(summary.skipped)} not applicable" if summary.skipped else ""))
+    for line in summary.skipped:
+        console.print(f"  [dim]n/a[/dim] {line}")
+    for line in summary.failed:
+        console.print(f"  [red]FAILED[/red] {line}")
+    if not args.no_table:
+        show(args.results, suite.task_ids)
+    return 1 if summary.failed else 0
+
+
+def show(results: Path, task_order: list[str], metric: str = "ndcg_cut_10") -> None:
+    board = build_board(results, task_order)
+    if not board.rows:
+        console.print(f"No results in {results}.")
+        return
+    for task_id, split in board.columns:
+        table = Table(title=f"{task_id} / {split}", title_justify="left")
+        table.add_column("system")
+        table.add_column("role")
+        for name in (metric, "recall_10", "recip_rank_10", "complete_10"):
+            table.add_column(LABELS.get(name, name), justify="right")
+        table.add_column(f"Δ {LABELS.get(metric, metric)} vs ref", justify="right")
+        table.add_column("+tokens/q", justify="right")
+        table.add_column("LLM tok/q", justify="right")
+        cells = {row.system_id: row.cells.get((task_id, split)) for row in board.rows}
+        for row in board.rows:
+            cell = cells[row.system_id]
+            if cell is None:
+                continue
+            ref = cells.get(row.reference)
+            delta = "" if ref is None or row.system_id == row.reference else f"{cell.metrics[metric] - ref.metrics[metric]:+.4f}"
+            table.add_row(
+                row.system_id + ("" if cell.official else " (unofficial)"), row.role,
+                *(f"{cell.metrics[m]:.4f}" for m in (metric, "recall_10", "recip_rank_10", "complete_10")),
+                delta, f"{cell.added_tokens:.1f}", f"{cell.llm_tokens:.1f}",
+            )
+        console.print(table)
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    show(args.results, list(load_suite(args.tasks).task_ids), args.metric)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="iqbench", description="Implicit-query retrieval benchmark.")
+    parser.add_argument("--version", action="version", version=f"iqbench {__version__}")
+    parser.add_argument("--tasks", type=Path, default=tasks_root(), help="suite folder (default: the repository's tasks/)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log tracebacks of failures")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("tasks", help="the suite, with statistics")
+    p.set_defaults(func=cmd_tasks)
+
+    p = sub.add_parser("run", help="evaluate submissions (only missing results are computed)")
+    p.add_argument("submission", nargs="*", help="submission names (default: all)")
+    p.add_argument("--task", action="append", help="task id (repeatable; default: the whole suite)")
+    p.add_argument("--split", action="append", help="split (repeatable; default: each task's evaluation splits)")
+    p.add_argument("--results", type=Path, default=results_root())
+    p.add_argument("--submissions", type=Path, default=submissions_root(), help="folder of submissions")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--no-table", action="store_true", help="do not print the results table afterwards")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("show", help="results table in the terminal")
+    p.add_argument("--results", type=Path, default=results_root())
+    p.add_argument("--metric", default="ndcg_cut_10", choices=sorted(LABELS))
+    p.set_defaults(func=cmd_show)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(message)s")
+    try:
+        return args.func(args)
+    except (TaskError, SubmissionError) as e:
+        console.print(f"[red]error:[/red] {e}", highlight=False)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""The protocol: a submission (augmenter A, retriever R) expands into the systems a board must show.
+
+|                 | no augmentation      | with A              |
+| R pretrained    | baseline             | submission          |
+| R fine-tuned    | mandatory reference  | A on top of fine-tuning |
+
+If R cannot be fine-tuned, the fine-tuned row uses the suite's default dense retriever.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from benchmark.retrievers import DEFAULT_REFERENCE
+from benchmark.submission import ComponentSpec, Submission
+
+TRAINABLE = {"dense"}
+ROLES = ("baseline", "reference", "submission", "oracle")
+
+
+@dataclass(frozen=True)
+class System:
+    """One concrete (augmenter, retriever) pair: what a leaderboard row measures."""
+
+    id: str
+    role: str
+    submission: str | None
+    """The submission whose augmenter this system runs (None for the shared no-augmentation rows)."""
+    augmenter: ComponentSpec
+    retriever: ComponentSpec
+    finetuned: bool
+    reference_id: str
+    """The fine-tuned reference this system is compared against."""
+
+
+def retriever_label(spec: ComponentSpec) -> str:
+    if spec.use == "dense":
+        return str(spec.args.get("model", "minilm-l6"))
+    return spec.use
+
+
+def system_id(augmenter_label: str, retriever: ComponentSpec, finetuned: bool) -> str:
+    return f"{augmenter_label}@{retriever_label(retriever)}{'-ft' if finetuned else ''}"
+
+
+def expand(submission: Submission) -> list[System]:
+    m = submission.manifest
+    none = ComponentSpec(use="none")
+    r_pre = m.retriever
+    r_ft = m.retriever if m.retriever.use in TRAINABLE else ComponentSpec(**DEFAULT_REFERENCE)
+    reference_id = system_id("none", r_ft, True)
+    systems = [
+        System(system_id("none", r_pre, False), "baseline", None, none, r_pre, False, reference_id),
+        System(reference_id, "reference", None, none, r_ft, True, reference_id),
+    ]
+    if m.augmenter.use != "none":
+        role = "oracle" if m.augmenter.use == "oracle" else "submission"
+        for retriever, ft in ((r_pre, False), (r_ft, True)):
+            systems.append(System(system_id(submission.name, retriever, ft), role, submission.name,
+                                  m.augmenter, retriever, ft, reference_id))
+    return systems
+
+
+def expand_all(submissions: list[Submission]) -> list[System]:
+    """Systems of all submissions, each once, in a stable order (shared rows first)."""
+    seen: dict[str, System] = {}
+    for sub in submissions:
+        for system in expand(sub):
+            if system.id in seen and seen[system.id] != system:
+                raise ValueError(f"system {system.id!r} is defined differently by two submissions")
+            seen.setdefault(system.id, system)
+    order = {role: i for i, role in enumerate(ROLES)}
+    return sorted(seen.values(), key=lambda s: (order[s.role], s.id))

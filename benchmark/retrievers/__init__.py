@@ -1,0 +1,25 @@
+"""Registered retrievers, by the name a submission's `use` gives."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from benchmark.retrievers.base import Retriever, Run, TrainableRetriever
+from benchmark.retrievers.bm25 import BM25Retriever
+from benchmark.retrievers.dense import DenseRetriever
+
+RETRIEVERS: dict[str, Callable[..., Retriever]] = {
+    "bm25": BM25Retriever,
+    "dense": DenseRetriever,
+}
+# The suite's default fine-tuned dense retriever: the reference for retrievers that cannot be fine-tuned.
+DEFAULT_REFERENCE = {"use": "dense", "args": {"model": "minilm-l6"}}
+
+
+def build_retriever(use: str, args: dict[str, Any] | None = None) -> Retriever:
+    if use not in RETRIEVERS:
+        raise ValueError(f"unknown retriever {use!r}; registered: {', '.join(sorted(RETRIEVERS))}")
+    return RETRIEVERS[use](**(args or {}))
+
+
+__all__ = ["DEFAULT_REFERENCE", "RETRIEVERS", "Retriever", "Run", "TrainableRetriever", "build_retriever"]

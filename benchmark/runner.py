@@ -1,0 +1,140 @@
+"""The runner: evaluate systems on tasks and splits, writing only the results that are missing."""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import fmean
+from typing import Callable
+
+from benchmark.augmenters import Augmentation, NotApplicable, build_augmenter, visible_query
+from benchmark.metrics import aggregate, evaluate
+from benchmark.protocol import System
+from benchmark.results import SCHEMA, is_current, provenance, result_path, write_result
+from benchmark.retrievers import Retriever, build_retriever
+from benchmark.retrievers.finetune import training_examples
+from benchmark.submission import ComponentSpec, Submission
+from benchmark.task import Suite, Task
+from benchmark.tokens import added_tokens
+from tqdm import tqdm
+
+DEPTH = 100  # documents retrieved per query (Recall@100 needs 100)
+SEED = 0
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunSummary:
+    written: list[Path] = field(default_factory=list)
+    present: list[Path] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+class _Retrievers:
+    """Builds, fine-tunes and indexes each distinct retriever of a task once."""
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+        self._built: dict[tuple, Retriever] = {}
+
+    def get(self, spec: ComponentSpec, finetuned: bool) -> Retriever:
+        key = (spec.use, repr(sorted(spec.args.items())), finetuned)
+        if key not in self._built:
+            retriever = build_retriever(spec.use, spec.args)
+            if finetuned:
+                retriever = retriever.finetune(training_examples(self.task), self.task.corpus)
+            retriever.index(self.task.corpus)
+            self._built[key] = retriever
+        return self._built[key]
+
+
+def _record(system: System, task: Task, suite: Suite, split: str, retriever: Retriever,
+            augmentations: list[Augmentation], texts: dict[str, str], run, augment_s: float,
+            search_s: float, manifest_sha: str | None) -> dict:
+    queries = task.split_queries(split)
+    per_query = evaluate(task.qrels[split], run)
+    n = len(queries)
+    fp = retriever.fingerprint()
+    models = {fp["name"]: fp["weights_sha256"]} if "weights_sha256" in fp else {}
+    return {
+        "schema": SCHEMA,
+        "system": {
+            "id": system.id, "submission": system.submission, "role": system.role,
+            "reference": system.reference_id,
+            "augmenter": {"use": system.augmenter.use, "args": system.augmenter.args},
+            "retriever": {"use": system.retriever.use, "args": system.retriever.args,
+                          "finetuned": system.finetuned, "fingerprint": fp},
+        },
+        "task": {"id": task.id, "split": split, "sha256": task.sha256, "suite": suite.version,
+                 "official": task.official, "queries": n},
+        "metrics": aggregate(per_query),
+        "per_query": per_query,
+        "cost": {
+            "added_tokens_mean": fmean(added_tokens(q.text, texts[q.id]) for q in queries),
+            "llm_prompt_tokens_mean": fmean(a.llm_prompt_tokens for a in augmentations),
+            "llm_completion_tokens_mean": fmean(a.llm_completion_tokens for a in augmentations),
+            "augment_ms_mean": 1000 * augment_s / n,
+            "search_ms_mean": 1000 * search_s / n,
+        },
+        "provenance": provenance(models, SEED, manifest_sha, {"suite_sha256": suite.sha256(), "depth": DEPTH}),
+    }
+
+
+def run_task(task: Task, suite: Suite, systems: list[System], splits: list[str] | None, results: Path,
+             manifests: dict[str, str], summary: RunSummary,
+             progress: Callable[[str], None] = lambda _: None) -> None:
+    retrievers = _Retrievers(task)
+    augmented: dict[tuple, tuple[list[Augmentation], float]] = {}
+    for split in [s for s in (splits or task.eval_splits) if s in task.qrels]:
+        queries = task.split_queries(split)
+        for system in systems:
+            label = f"{task.id}/{split}/{system.id}"
+            progress(label)
+            path = result_path(results, task.id, split, system.id)
+            if is_current(path, task.sha256):
+                summary.present.append(path)
+                continue
+            try:
+                aug = build_augmenter(system.augmenter.use, system.augmenter.args)
+                key = (system.augmenter.use, repr(sorted(system.augmenter.args.items())), split)
+                if key not in augmented:
+                    start = time.perf_counter()
+                    augmented[key] = (aug.augment([visible_query(q, aug.oracle) for q in queries]),
+                                      time.perf_counter() - start)
+                augmentations, augment_s = augmented[key]
+                texts = {q.id: a.text for q, a in zip(queries, augmentations, strict=True)}
+                retriever = retrievers.get(system.retriever, system.finetuned)
+                start = time.perf_counter()
+                run = retriever.search(texts, DEPTH)
+                search_s = time.perf_counter() - start
+                record = _record(system, task, suite, split, retriever, augmentations, texts, run,
+                                 augment_s, search_s, manifests.get(system.submission or ""))
+                write_result(path, record)
+                summary.written.append(path)
+            except NotApplicable as e:
+                summary.skipped.append(f"{label}: {e}")
+            except Exception as e:  # one system failing must not take the others down
+                log.debug("failure in %s\n%s", label, traceback.format_exc())
+                summary.failed.append(f"{label}: {type(e).__name__}: {e}")
+
+
+def run_suite(suite: Suite, submissions: list[Submission], systems: list[System], results: Path,
+              task_ids: list[str] | None = None, splits: list[str] | None = None,
+              show_progress: bool = True) -> RunSummary:
+    """Evaluate every system on every task and split asked for; only missing results are computed."""
+    summary = RunSummary()
+    manifests = {s.name: s.manifest_sha256 for s in submissions}
+    tasks = [suite.load(task_id) for task_id in task_ids or suite.task_ids]
+    total = sum(len([s for s in (splits or t.eval_splits) if s in t.qrels]) * len(systems) for t in tasks)
+    with tqdm(total=total, desc="evaluating", unit="result", disable=not show_progress) as bar:
+        def progress(label: str) -> None:
+            bar.set_postfix_str(label, refresh=False)
+            bar.update()
+
+        for task in tasks:
+            run_task(task, suite, systems, splits, results, manifests, summary, progress)
+    return summary

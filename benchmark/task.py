@@ -1,0 +1,216 @@
+"""Tasks on disk: the BEIR-style files, their checksums, and the suite that orders them.
+
+A task is loaded only if every file matches SHA256SUMS, so a number computed on a
+modified task can never pass for an official one.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from benchmark.storage import sha256_bytes, sha256_file, sha256_json
+
+REQUIRED_FILES = ("task.toml", "corpus.jsonl", "queries.jsonl", "LICENSE")
+
+Qrels = Mapping[str, Mapping[str, int]]
+
+
+class TaskError(ValueError):
+    """A task folder that is missing, malformed or modified."""
+
+
+@dataclass(frozen=True)
+class Doc:
+    title: str
+    text: str
+
+    @property
+    def full_text(self) -> str:
+        """What a retriever indexes: title and text."""
+        return f"{self.title}: {self.text}" if self.title else self.text
+
+
+@dataclass(frozen=True)
+class Query:
+    id: str
+    text: str
+    context: Mapping[str, Any] = field(default_factory=dict)
+    explicit: str | None = None
+    candidates: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    path: Path
+    card: Mapping[str, Any]
+    corpus: Mapping[str, Doc]
+    queries: Mapping[str, Query]
+    qrels: Mapping[str, Qrels]
+    sha256: str
+    official: bool = True
+
+    @property
+    def eval_splits(self) -> tuple[str, ...]:
+        return tuple(self.card.get("eval_splits", ("test",)))
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        return tuple(self.qrels)
+
+    def split_queries(self, split: str) -> list[Query]:
+        """The split's queries in qrels order (every judged query, none dropped)."""
+        if split not in self.qrels:
+            raise TaskError(f"task {self.id!r} has no split {split!r} (it has: {', '.join(self.splits)})")
+        return [self.queries[qid] for qid in self.qrels[split]]
+
+    @cached_property
+    def corpus_sha256(self) -> str:
+        return sha256_json([[did, d.title, d.text] for did, d in self.corpus.items()])
+
+
+def tasks_root() -> Path:
+    """The suite's folder: IQBENCH_TASKS, else tasks/ beside the package."""
+    if env := os.environ.get("IQBENCH_TASKS"):
+        return Path(env)
+    return Path(__file__).resolve().parents[1] / "tasks"
+
+
+def write_checksums(task_dir: Path) -> None:
+    """SHA256SUMS over every task file, sorted by path (the format `sha256sum -c` reads)."""
+    lines = [f"{sha256_file(p)}  {p.relative_to(task_dir).as_posix()}"
+             for p in sorted(p for p in Path(task_dir).rglob("*") if p.is_file() and p.name != "SHA256SUMS")]
+    (Path(task_dir) / "SHA256SUMS").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def verify_checksums(task_dir: Path) -> tuple[str, list[str]]:
+    """Return (task sha, problems). The task sha is the hash of its SHA256SUMS file."""
+    sums = task_dir / "SHA256SUMS"
+    if not sums.is_file():
+        raise TaskError(f"{task_dir}: no SHA256SUMS file")
+    problems, listed = [], set()
+    for n, line in enumerate(sums.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        digest, _, name = line.partition("  ")
+        if not name:
+            raise TaskError(f"{sums}:{n}: expected '<sha256>  <file>'")
+        listed.add(name)
+        path = task_dir / name
+        if not path.is_file():
+            problems.append(f"{name} is missing")
+        elif sha256_file(path) != digest:
+            problems.append(f"{name} was modified")
+    for path in sorted(p for p in task_dir.rglob("*") if p.is_file() and p.name != "SHA256SUMS"):
+        if path.relative_to(task_dir).as_posix() not in listed:
+            problems.append(f"{path.relative_to(task_dir).as_posix()} is not listed in SHA256SUMS")
+    for name in REQUIRED_FILES:
+        if name not in listed:
+            problems.append(f"{name} is required but not listed")
+    return sha256_bytes(sums.read_bytes()), problems
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    rows = []
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise TaskError(f"{path}:{n}: not valid JSON ({e.msg})") from None
+            if not isinstance(row, dict) or not isinstance(row.get("_id"), str):
+                raise TaskError(f"{path}:{n}: expected an object with a string '_id'")
+            rows.append(row)
+    return rows
+
+
+def _read_qrels(path: Path, queries: Mapping[str, Query], corpus: Mapping[str, Doc]) -> dict[str, dict[str, int]]:
+    qrels: dict[str, dict[str, int]] = {}
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.reader(f, delimiter="\t")
+        header = next(reader, None)
+        if header != ["query-id", "corpus-id", "score"]:
+            raise TaskError(f"{path}:1: expected header 'query-id<TAB>corpus-id<TAB>score'")
+        for n, row in enumerate(reader, 2):
+            if len(row) != 3 or not row[2].lstrip("-").isdigit():
+                raise TaskError(f"{path}:{n}: expected 'query-id<TAB>corpus-id<TAB>integer score'")
+            qid, did, score = row[0], row[1], int(row[2])
+            if qid not in queries:
+                raise TaskError(f"{path}:{n}: query {qid!r} is not in queries.jsonl")
+            if did not in corpus:
+                raise TaskError(f"{path}:{n}: document {did!r} is not in corpus.jsonl")
+            qrels.setdefault(qid, {})[did] = score
+    return qrels
+
+
+def load_task(task_dir: Path, allow_modified: bool = False) -> Task:
+    """Load and verify one task folder; a modified task raises unless allow_modified (then unofficial)."""
+    task_dir = Path(task_dir)
+    if not task_dir.is_dir():
+        raise TaskError(f"{task_dir}: no such task folder")
+    sha, problems = verify_checksums(task_dir)
+    if problems and not allow_modified:
+        raise TaskError(
+            f"task {task_dir.name!r} does not match its SHA256SUMS: " + "; ".join(problems)
+            + ". Restore the files (git checkout) or rebuild the task; results on a modified task are unofficial."
+        )
+    try:
+        card = tomllib.loads((task_dir / "task.toml").read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise TaskError(f"{task_dir / 'task.toml'}: {e}") from None
+    corpus = {r["_id"]: Doc(str(r.get("title", "")), str(r.get("text", ""))) for r in _read_jsonl(task_dir / "corpus.jsonl")}
+    queries = {}
+    for r in _read_jsonl(task_dir / "queries.jsonl"):
+        cands = r.get("candidates")
+        queries[r["_id"]] = Query(
+            id=r["_id"], text=str(r.get("text", "")), context=MappingProxyType(r.get("context") or {}),
+            explicit=r.get("explicit"), candidates=tuple(cands) if cands is not None else None,
+        )
+    qrels = {p.stem: _read_qrels(p, queries, corpus) for p in sorted((task_dir / "qrels").glob("*.tsv"))}
+    if not qrels:
+        raise TaskError(f"{task_dir}: no qrels/<split>.tsv files")
+    return Task(
+        id=str(card.get("id", task_dir.name)), path=task_dir, card=MappingProxyType(card),
+        corpus=MappingProxyType(corpus), queries=MappingProxyType(queries),
+        qrels=MappingProxyType({k: MappingProxyType(v) for k, v in qrels.items()}),
+        sha256=sha, official=not problems,
+    )
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    version: str
+    task_ids: tuple[str, ...]
+    root: Path
+
+    def load(self, task_id: str, allow_modified: bool = False) -> Task:
+        if task_id not in self.task_ids:
+            raise TaskError(f"unknown task {task_id!r}; the suite has: {', '.join(self.task_ids)}")
+        return load_task(self.root / task_id, allow_modified)
+
+    def sha256(self) -> str:
+        """Changes whenever any task file changes (hash over every task's SHA256SUMS)."""
+        return sha256_json([[tid, sha256_file(self.root / tid / "SHA256SUMS")] for tid in self.task_ids])
+
+
+def load_suite(root: Path | None = None) -> Suite:
+    root = Path(root or tasks_root())
+    path = root / "suite.toml"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return Suite(name=data["name"], version=str(data["version"]), task_ids=tuple(data["tasks"]), root=root)
+    except FileNotFoundError:
+        raise TaskError(f"{path}: no suite file") from None
+    except (tomllib.TOMLDecodeError, KeyError) as e:
+        raise TaskError(f"{path}: expected name, version and tasks ({e})") from None

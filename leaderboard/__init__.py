@@ -1,0 +1,1 @@
+"""The static HTML leaderboard (view model, templates, assets). Until it lands, `iqbench show` prints the board."""

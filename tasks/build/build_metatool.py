@@ -1,0 +1,124 @@
+"""Build tasks/metatool from MetaTool's all_clean_data.csv and plugin_des.json.
+
+Documents: the 199 tools (name as title, one-line description as text).
+Queries: user requests; exact duplicate texts merged (all their tools relevant),
+model chatter and merged-row artefacts dropped. About 20% of tools are held out:
+queries relevant only to them form `test_ood`, and no train/dev query is relevant
+to them. The rest is shuffled (seeded) into test (1,000), dev (500) and train.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+
+from common import (
+    SOURCES_DIR, copy_license, fresh_task_dir, normalize_text, rng, source_commit,
+    write_jsonl, write_qrels, write_sha256sums, write_task_toml,
+)
+
+HELD_OUT_SHARE = 0.2
+TEST_SIZE, DEV_SIZE, OOD_SIZE = 1000, 500, 1000
+# Rows that are an LLM's reply rather than a user's request ("Sure! Here is ...").
+CHATTER = re.compile(r"^\s*(sure|certainly|of course|absolutely|here (is|are)|as an ai|i'm sorry|sorry)\b", re.I)
+
+CITATION = """
+@inproceedings{huang2024metatool,
+  title     = {MetaTool Benchmark for Large Language Models: Deciding Whether to Use Tools and Which to Use},
+  author    = {Huang, Yue and Shi, Jiawen and Li, Yuan and Fan, Chenrui and Wu, Siyuan and Zhang, Qihui and Liu, Yixin and Zhou, Pan and Wan, Yao and Gong, Neil Zhenqiang and Sun, Lichao},
+  booktitle = {The Twelfth International Conference on Learning Representations},
+  year      = {2024},
+  url       = {https://openreview.net/forum?id=R0c2qtalgG}
+}
+"""
+
+
+def is_broken(text: str) -> bool:
+    return bool(CHATTER.match(text)) or "\n" in text or len(text.split()) < 2
+
+
+def main() -> None:
+    src = SOURCES_DIR / "metatool" / "dataset"
+    descriptions: dict[str, str] = json.loads((src / "plugin_des.json").read_text(encoding="utf-8"))
+    with (src / "data" / "all_clean_data.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+
+    merged: dict[str, tuple[str, set[str]]] = {}  # normalized text -> (first text, tools)
+    dropped = 0
+    for row in rows:
+        text, tool = row["Query"].strip(), row["Tool"].strip()
+        if tool not in descriptions:
+            raise SystemExit(f"all_clean_data.csv: unknown tool {tool!r}")
+        if is_broken(text):
+            dropped += 1
+            continue
+        key = normalize_text(text)
+        merged.setdefault(key, (text, set()))[1].add(tool)
+
+    tools = sorted(descriptions)
+    held_out = set(rng("metatool:held-out-tools").sample(tools, round(HELD_OUT_SHARE * len(tools))))
+    items = [(text, sorted(ts)) for text, ts in merged.values()]
+    ood_pool = [it for it in items if set(it[1]) <= held_out]
+    in_pool = [it for it in items if not set(it[1]) & held_out]
+    mixed = len(items) - len(ood_pool) - len(in_pool)
+
+    rng("metatool:in-distribution").shuffle(in_pool)
+    rng("metatool:ood").shuffle(ood_pool)
+    splits = {
+        "train": in_pool[TEST_SIZE + DEV_SIZE:],
+        "dev": in_pool[TEST_SIZE:TEST_SIZE + DEV_SIZE],
+        "test": in_pool[:TEST_SIZE],
+        "test_ood": ood_pool[:OOD_SIZE],
+    }
+
+    task_dir = fresh_task_dir("metatool")
+    write_jsonl(task_dir / "corpus.jsonl",
+                ({"_id": name, "title": name, "text": descriptions[name].strip()} for name in tools))
+    queries = []
+    for split, split_items in splits.items():
+        qrels = {}
+        for n, (text, rel_tools) in enumerate(split_items):
+            qid = f"{split}-{n:05d}"
+            queries.append({"_id": qid, "text": text, "context": {}})
+            qrels[qid] = {t: 1 for t in rel_tools}
+        write_qrels(task_dir / "qrels" / f"{split}.tsv", qrels)
+    write_jsonl(task_dir / "queries.jsonl", queries)
+
+    meta = {
+        "id": "metatool",
+        "title": "MetaTool: which tool does this request need?",
+        "family": "tool",
+        "description": (
+            "Natural user requests to a chatbot (\"Can I find any peer-reviewed papers?\", "
+            "\"I'm planning a trip to Paris next week\") must be routed to the right tool among "
+            "MetaTool's 199 ChatGPT plugins, each described by its name and a one-line description. "
+            "Requests rarely name the tool or its function: the need is implied by the situation."
+        ),
+        "notes": (
+            f"Built by tasks/build/build_metatool.py (seeded). {dropped} rows dropped as broken "
+            "(model chatter such as 'Sure! Here is ...', merged CSV rows, fewer than two words); "
+            "exact duplicate texts (case and whitespace folded) merged into one query with all their "
+            f"tools relevant. {len(held_out)} of {len(tools)} tools ({HELD_OUT_SHARE:.0%}) are held out: "
+            f"test_ood samples {OOD_SIZE} of the {len(ood_pool)} queries relevant only to them; "
+            f"{mixed} queries relevant to both held-out and other tools are dropped. test ({TEST_SIZE}) "
+            f"and dev ({DEV_SIZE}) are seeded samples of the in-distribution queries; the rest is train. "
+            "Caveat: several MetaTool tools overlap in function (e.g. several finance, travel and "
+            "research tools), so some 'wrong' answers are defensible; scores are a lower bound."
+        ),
+        "repo": "https://github.com/HowieHwong/MetaTool",
+        "commit": source_commit("metatool"),
+        "license": "MIT",
+        "files": ["dataset/data/all_clean_data.csv", "dataset/plugin_des.json"],
+        "citation": CITATION,
+    }
+    write_task_toml(task_dir, meta, {k: len(v) for k, v in splits.items()}, ["test", "test_ood"])
+    copy_license(SOURCES_DIR / "metatool" / "LICENSE", task_dir / "LICENSE",
+                 "Data derived from MetaTool (https://github.com/HowieHwong/MetaTool), "
+                 f"commit {meta['commit']}, redistributed under its MIT licence:")
+    write_sha256sums(task_dir)
+    print(f"metatool: {len(tools)} docs, splits " + ", ".join(f"{k}={len(v)}" for k, v in splits.items()))
+
+
+if __name__ == "__main__":
+    main()

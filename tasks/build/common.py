@@ -1,0 +1,97 @@
+"""Shared helpers for the task build scripts: deterministic writers for the task format.
+
+Only these build scripts read the raw sources; the harness reads the built tasks.
+Run them with the project's environment (`make tasks`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+from pathlib import Path
+from typing import Iterable
+
+from benchmark.task import write_checksums as write_sha256sums  # noqa: F401  (one definition of the format)
+
+TASKS_DIR = Path(__file__).resolve().parents[1]
+SOURCES_DIR = Path(os.environ.get("IQBENCH_SOURCES", TASKS_DIR.parents[1] / "shared" / "sources"))
+SEED = 20231  # the suite's build seed; changing it changes every task
+
+
+def rng(salt: str) -> random.Random:
+    """A seeded generator per purpose, so adding one sample never shifts another."""
+    return random.Random(f"{SEED}:{salt}")
+
+
+def normalize_text(text: str) -> str:
+    """Whitespace-collapsed, case-folded text: the key for duplicate detection."""
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
+    with path.open("w", encoding="utf-8", newline="\n") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n")
+
+
+def write_qrels(path: Path, qrels: dict[str, dict[str, int]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="\n") as f:
+        f.write("query-id\tcorpus-id\tscore\n")
+        for qid in sorted(qrels):
+            for did in sorted(qrels[qid]):
+                f.write(f"{qid}\t{did}\t{qrels[qid][did]}\n")
+
+
+def toml_string(value: str) -> str:
+    """A TOML basic string (JSON escaping is a valid subset)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def toml_multiline(value: str) -> str:
+    assert "'''" not in value
+    return "'''\n" + value.strip() + "\n'''"
+
+
+def copy_license(src: Path, dest: Path, attribution: str) -> None:
+    dest.write_text(attribution.strip() + "\n\n" + src.read_text(encoding="utf-8"), encoding="utf-8")
+
+
+def fresh_task_dir(task_id: str) -> Path:
+    task_dir = TASKS_DIR / task_id
+    if task_dir.exists():
+        shutil.rmtree(task_dir)
+    (task_dir / "qrels").mkdir(parents=True)
+    return task_dir
+
+
+def source_commit(name: str) -> str:
+    return (SOURCES_DIR / name / "COMMIT").read_text().strip()
+
+
+def write_task_toml(task_dir: Path, meta: dict, splits: dict[str, int], eval_splits: list[str]) -> None:
+    """task.toml from fixed fields; split sizes come from the built qrels."""
+    lines = [
+        f"id = {toml_string(meta['id'])}",
+        f"title = {toml_string(meta['title'])}",
+        f"family = {toml_string(meta['family'])}",
+        f"main_metric = {toml_string('ndcg_cut_10')}",
+        f"eval_splits = {json.dumps(eval_splits)}",
+        f"description = {toml_multiline(meta['description'])}",
+        f"notes = {toml_multiline(meta['notes'])}",
+        "",
+        "[source]",
+        f"repo = {toml_string(meta['repo'])}",
+        f"commit = {toml_string(meta['commit'])}",
+        f"license = {toml_string(meta['license'])}",
+        f"files = {json.dumps(meta['files'])}",
+        f"citation = {toml_multiline(meta['citation'])}",
+        "",
+        "[splits]",
+        *[f"{name} = {count}" for name, count in splits.items()],
+        "",
+    ]
+    (task_dir / "task.toml").write_text("\n".join(lines), encoding="utf-8")

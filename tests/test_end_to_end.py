@@ -1,0 +1,114 @@
+"""The tiny task through every retriever and augmenter, with the real MiniLM model, BM25 and pytrec_eval."""
+
+import json
+
+import pytest
+
+from benchmark.cli import main
+from benchmark.protocol import expand_all
+from benchmark.results import SCHEMA, read_result
+from benchmark.runner import run_suite
+from benchmark.submission import load_submissions
+from benchmark.task import load_suite
+
+EXPECTED = {
+    "none@bm25": "baseline",
+    "none@minilm-l6": "baseline",
+    "none@minilm-l6-ft": "reference",
+    "context-minilm@minilm-l6": "submission",
+    "context-minilm@minilm-l6-ft": "submission",
+    "oracle-minilm@minilm-l6": "oracle",
+    "oracle-minilm@minilm-l6-ft": "oracle",
+}
+
+
+def run(tiny_root, submissions_dir, results):
+    suite = load_suite(tiny_root)
+    subs = load_submissions(submissions_dir)
+    return run_suite(suite, subs, expand_all(subs), results, show_progress=False)
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    from conftest import REPO, build_tiny_task
+
+    base = tmp_path_factory.mktemp("e2e")
+    tiny_root = build_tiny_task(base / "tasks")
+    summary = run(tiny_root, REPO / "submissions", base / "results")
+    return tiny_root, base / "results", summary
+
+
+def test_every_system_writes_a_result(first_run):
+    _, results, summary = first_run
+    assert not summary.failed, summary.failed
+    written = {p.stem: read_result(p) for p in (results / "tiny" / "test").glob("*.json")}
+    assert {k: r["system"]["role"] for k, r in written.items()} == EXPECTED
+    for rec in written.values():
+        assert rec["schema"] == SCHEMA
+        assert rec["system"]["reference"] == "none@minilm-l6-ft"
+        assert set(rec["per_query"]) == {f"te{i}" for i in range(6)}
+        assert all(0.0 <= v <= 1.0 for v in rec["metrics"].values())
+        assert rec["task"]["sha256"] and rec["provenance"]["libraries"]["pytrec-eval-terrier"]
+
+
+def test_costs_and_augmentations(first_run):
+    _, results, _ = first_run
+    get = lambda sid: read_result(results / "tiny" / "test" / f"{sid}.json")  # noqa: E731
+    assert get("none@minilm-l6")["cost"]["added_tokens_mean"] == 0
+    assert get("none@bm25")["cost"]["added_tokens_mean"] == 0
+    assert get("context-minilm@minilm-l6")["cost"]["added_tokens_mean"] > 5
+    assert get("oracle-minilm@minilm-l6")["cost"]["added_tokens_mean"] > 0
+    assert get("none@minilm-l6-ft")["system"]["retriever"]["fingerprint"]["finetune"]["seed"] == 0
+    pre, ft = (get(s)["system"]["retriever"]["fingerprint"]["weights_sha256"] for s in ("none@minilm-l6", "none@minilm-l6-ft"))
+    assert pre != ft
+    # MiniLM understands the explicit rewrites: the oracle ranks perfectly on this fixture's easy queries.
+    assert get("oracle-minilm@minilm-l6")["metrics"]["recall_10"] == 1.0
+
+
+def test_only_missing_results_are_computed(first_run, tmp_path):
+    from conftest import REPO
+
+    tiny_root, results, _ = first_run
+    victim = results / "tiny" / "test" / "none@bm25.json"
+    victim.unlink()
+    summary = run(tiny_root, REPO / "submissions", results)
+    assert [p.name for p in summary.written] == ["none@bm25.json"]
+    assert len(summary.present) == len(EXPECTED) - 1
+
+
+def test_same_run_twice_gives_identical_metrics(first_run, tmp_path, monkeypatch):
+    from conftest import REPO
+
+    tiny_root, results, _ = first_run
+    monkeypatch.setenv("IQBENCH_CACHE", str(tmp_path / "fresh-cache"))  # recompute everything, fine-tuning included
+    run(tiny_root, REPO / "submissions", tmp_path / "again")
+    for path in (results / "tiny" / "test").glob("*.json"):
+        a, b = read_result(path), read_result(tmp_path / "again" / "tiny" / "test" / path.name)
+        assert a["metrics"] == b["metrics"] and a["per_query"] == b["per_query"], path.name
+
+
+def test_cli_run_and_show(first_run, capsys):
+    from conftest import REPO
+
+    tiny_root, results, _ = first_run
+    code = main(["--tasks", str(tiny_root), "run", "--results", str(results), "--submissions", str(REPO / "submissions"), "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "0 results written, 7 already present" in out
+    assert "oracle-minilm@minilm-l6-ft" in out and "tiny / test" in out
+    assert main(["--tasks", str(tiny_root), "tasks"]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if "tiny" in ln)
+    assert "tool" in line and "12" in line and "100%" in line  # family, docs, share with explicit
+
+
+def test_cli_reports_unknown_submission(tiny_root, capsys):
+    from conftest import REPO
+
+    assert main(["--tasks", str(tiny_root), "run", "nope", "--submissions", str(REPO / "submissions")]) == 2
+    assert "unknown submission 'nope'" in capsys.readouterr().out
+
+
+def test_result_json_is_plain(first_run):
+    _, results, _ = first_run
+    text = (results / "tiny" / "test" / "none@bm25.json").read_text()
+    assert json.loads(text)["task"]["id"] == "tiny"
