@@ -39,7 +39,7 @@ def main() -> None:
     base = DenseRetriever()
     print(json.dumps({"steps": 0, "ndcg_cut_10": round(score(base), 4)}), flush=True)
     for steps in args.steps:
-        recipe = dataclasses.replace(DEFAULT_RECIPE, max_steps=steps, max_epochs=1e9, learning_rate=args.lr,
+        recipe = dataclasses.replace(DEFAULT_RECIPE, steps=steps, learning_rate=args.lr,
                                      batch_size=args.batch, max_seq_length=args.seq)
         start = time.perf_counter()
         tuned = base.finetune(examples, task.corpus, recipe)

@@ -51,6 +51,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     suite = load_suite(args.tasks)
     submissions = load_submissions(args.submissions, args.submission or None)
     systems = expand_all(submissions)
+    if args.only:
+        unknown = set(args.only) - {s.id for s in systems}
+        if unknown:
+            raise SubmissionError(f"--only: no such system {', '.join(sorted(unknown))}; "
+                                  f"these submissions give: {', '.join(s.id for s in systems)}")
+        systems = [s for s in systems if s.id in args.only]
     summary = run_suite(suite, submissions, systems, args.results, args.task or None, args.split or None,
                         show_progress=not args.quiet)
     console.print(f"{len(summary.written)} results written, {len(summary.present)} already present"
@@ -112,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("submission", nargs="*", help="submission names (default: all)")
     p.add_argument("--task", action="append", help="task id (repeatable; default: the whole suite)")
     p.add_argument("--split", action="append", help="split (repeatable; default: each task's evaluation splits)")
+    p.add_argument("--only", action="append", metavar="SYSTEM", help="system id (repeatable; default: all systems)")
     p.add_argument("--results", type=Path, default=results_root())
     p.add_argument("--submissions", type=Path, default=submissions_root(), help="folder of submissions")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -16,7 +16,7 @@ PAIRS = {
     "I'm looking for a new position as a nurse.": "weather",
     "Anything good to watch tonight?": "stocks",
 }
-RECIPE = ft.FinetuneRecipe(max_steps=20, max_epochs=100, batch_size=6, max_seq_length=32,
+RECIPE = ft.FinetuneRecipe(steps=20, batch_size=6, max_seq_length=32,
                            learning_rate=2e-4, hard_negative_depth=5)
 
 
@@ -36,11 +36,6 @@ def test_batches_never_repeat_a_document():
         texts = [t for i in batch for t in triplets[i][1:]]
         assert len(texts) == len(set(texts))
     assert plan == ft.batches(triplets, recipe, steps=6)  # seeded
-
-
-def test_steps_follow_budget():
-    assert ft.FinetuneRecipe(max_steps=150, max_epochs=1.0, batch_size=32).steps_for(15219) == 150
-    assert ft.FinetuneRecipe(max_steps=150, max_epochs=1.0, batch_size=32).steps_for(76) == 3
 
 
 def test_finetuning_learns_and_is_cached(tiny_root, cache, monkeypatch):

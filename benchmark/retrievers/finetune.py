@@ -9,7 +9,6 @@ and saved as safetensors, never pickled.
 
 from __future__ import annotations
 
-import math
 import random
 import shutil
 import tempfile
@@ -28,15 +27,13 @@ if TYPE_CHECKING:
 class FinetuneRecipe:
     """Part of the suite: changing any field changes every fine-tuned reference."""
 
-    max_steps: int = 150
-    """Optimizer steps at most; fewer when `max_epochs` passes over the pairs come first."""
-    max_epochs: float = 1.0
-    """Passes over the training pairs at most (small train splits stop early)."""
+    steps: int = 50
+    """Optimizer steps: a fixed budget whatever the train split's size (small splits are cycled)."""
     batch_size: int = 32
     """Queries per batch; each brings its positive and one hard negative (3 x batch texts)."""
-    max_seq_length: int = 128
-    """Word pieces per text while training (inference keeps the retriever's own length)."""
-    learning_rate: float = 5e-5
+    max_seq_length: int = 64
+    """Word pieces per text while training (inference keeps the retriever's own length, 256)."""
+    learning_rate: float = 1e-4
     warmup_ratio: float = 0.1
     hard_negative_depth: int = 30
     """Hard negatives are drawn from the pretrained model's top ranks below this depth, excluding relevant docs."""
@@ -46,9 +43,6 @@ class FinetuneRecipe:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-    def steps_for(self, n_pairs: int) -> int:
-        return max(1, min(self.max_steps, math.ceil(self.max_epochs * n_pairs / self.batch_size)))
 
 
 DEFAULT_RECIPE = FinetuneRecipe()
@@ -97,14 +91,14 @@ def batches(triplets: list[tuple[str, str, str]], recipe: FinetuneRecipe, steps:
 def train(base_folder: Path, triplets: list[tuple[str, str, str]], recipe: FinetuneRecipe, out_dir: Path) -> None:
     import torch
     from sentence_transformers import SentenceTransformer
-    from sentence_transformers.losses import MultipleNegativesRankingLoss
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from transformers import get_linear_schedule_with_warmup
 
     torch.manual_seed(recipe.seed)
     model = SentenceTransformer(str(base_folder), device="cpu", local_files_only=True)
     model.max_seq_length = recipe.max_seq_length
     loss_fn = MultipleNegativesRankingLoss(model, scale=recipe.scale)
-    steps = recipe.steps_for(len(triplets))
+    steps = recipe.steps
     plan = batches(triplets, recipe, steps)
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.learning_rate)
     schedule = get_linear_schedule_with_warmup(optimizer, int(recipe.warmup_ratio * steps), steps)

@@ -1,0 +1,66 @@
+"""`make bench`: suite timings (cold, warm, no-op) and the harness's overhead over a hand-written script.
+
+cold   : empty cache, empty results: fine-tuning, corpus encoding and every evaluation.
+warm   : cached models and embeddings, empty results: what re-scoring costs.
+no-op  : every result present: what the main command costs on a fresh clone.
+overhead: the dense pretrained system on one task split through `iqbench run` versus
+          bench/minimal_dense.py (same libraries, no harness), each a fresh process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+IQBENCH = [sys.executable, "-m", "benchmark"]
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
+    start = time.perf_counter()
+    out = subprocess.run(cmd, env=env, cwd=REPO, check=True, capture_output=True, text=True).stdout
+    return time.perf_counter() - start, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", default="metatool", help="task for the overhead comparison")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--skip-suite", action="store_true", help="only the overhead comparison")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="iqbench-bench-"))
+    env = {**os.environ, "IQBENCH_CACHE": str(tmp / "cache")}
+    run = [*IQBENCH, "run", "--quiet", "--no-table"]
+    report = {}
+
+    if not args.skip_suite:
+        report["suite_cold_s"], _ = timed([*run, "--results", str(tmp / "r-cold")], env)
+        report["suite_warm_s"], _ = timed([*run, "--results", str(tmp / "r-warm")], env)
+        report["suite_noop_s"], _ = timed([*run, "--results", str(tmp / "r-warm")], env)
+
+    env_o = {**os.environ, "IQBENCH_CACHE": str(tmp / "cache-overhead")}
+    harness_s, _ = timed([*run, "dense-minilm", "--only", "none@minilm-l6", "--task", args.task,
+                          "--split", args.split, "--results", str(tmp / "r-overhead")], env_o)
+    minimal_s, out = timed([sys.executable, "bench/minimal_dense.py", str(REPO / "tasks" / args.task), args.split], env_o)
+    rec = json.loads((tmp / "r-overhead" / args.task / args.split / "none@minilm-l6.json").read_text())
+    report.update({
+        "overhead_on": f"{args.task}/{args.split}, none@minilm-l6, cold cache, fresh processes",
+        "harness_s": harness_s,
+        "minimal_script_s": minimal_s,
+        "overhead_ratio": harness_s / minimal_s,
+        "ndcg_cut_10_harness": rec["metrics"]["ndcg_cut_10"],
+        "ndcg_cut_10_minimal": json.loads(out)["ndcg_cut_10"],
+    })
+    width = max(map(len, report))
+    for key, value in report.items():
+        print(f"{key:<{width}}  {value:.3f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()
