@@ -11,7 +11,6 @@ import json
 import os
 import tomllib
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -71,10 +70,6 @@ class Task:
         if split not in self.qrels:
             raise TaskError(f"task {self.id!r} has no split {split!r} (it has: {', '.join(self.splits)})")
         return [self.queries[qid] for qid in self.qrels[split]]
-
-    @cached_property
-    def corpus_sha256(self) -> str:
-        return sha256_json([[did, d.title, d.text] for did, d in self.corpus.items()])
 
 
 def tasks_root() -> Path:

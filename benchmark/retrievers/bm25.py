@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Mapping
 
+import logging
+
 import bm25s
 import numpy as np
 import Stemmer
 
 from benchmark.retrievers.base import Run
 from benchmark.task import Doc
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG to stderr
 
 
 class BM25Retriever:

@@ -45,6 +45,14 @@ def resolve_model(model: str) -> Path:
     raise ValueError(f"unknown dense model {model!r}: use one of {', '.join(models)} or a sentence-transformers folder")
 
 
+def quiet_transformers() -> None:
+    """No per-load progress bars from transformers: the runner shows its own progress."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
 @lru_cache(maxsize=32)
 def model_sha256(folder: Path) -> str:
     """Fingerprint of a model folder: the hash of its weights file."""
@@ -58,6 +66,8 @@ def model_sha256(folder: Path) -> str:
 def load_model(folder: Path, max_seq_length: int) -> "SentenceTransformer":
     import torch
     from sentence_transformers import SentenceTransformer
+
+    quiet_transformers()
 
     torch.manual_seed(0)
     model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)

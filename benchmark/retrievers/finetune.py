@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
+from tqdm import tqdm
+
 from benchmark.storage import cache_dir, publish_dir, sha256_json
 from benchmark.task import Doc
 
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
 class FinetuneRecipe:
     """Part of the suite: changing any field changes every fine-tuned reference."""
 
-    steps: int = 50
+    steps: int = 100
     """Optimizer steps: a fixed budget whatever the train split's size (small splits are cycled)."""
     batch_size: int = 32
     """Queries per batch; each brings its positive and one hard negative (3 x batch texts)."""
@@ -94,6 +96,10 @@ def train(base_folder: Path, triplets: list[tuple[str, str, str]], recipe: Finet
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from transformers import get_linear_schedule_with_warmup
 
+    from benchmark.retrievers.dense import quiet_transformers
+
+    quiet_transformers()
+
     torch.manual_seed(recipe.seed)
     model = SentenceTransformer(str(base_folder), device="cpu", local_files_only=True)
     model.max_seq_length = recipe.max_seq_length
@@ -103,8 +109,6 @@ def train(base_folder: Path, triplets: list[tuple[str, str, str]], recipe: Finet
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.learning_rate)
     schedule = get_linear_schedule_with_warmup(optimizer, int(recipe.warmup_ratio * steps), steps)
     model.train()
-    from tqdm import tqdm
-
     for batch in tqdm(plan, desc="fine-tuning", unit="step", leave=False):
         columns = list(zip(*(triplets[i] for i in batch)))
         features = [model.tokenize(list(col)) for col in columns]

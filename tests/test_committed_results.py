@@ -1,0 +1,29 @@
+"""Committed results reproduce exactly when recomputed from the task files (deterministic systems)."""
+
+import pytest
+
+from benchmark.protocol import expand_all
+from benchmark.results import read_result, result_path, results_root
+from benchmark.runner import run_suite
+from benchmark.submission import load_submissions
+from benchmark.task import load_suite
+
+CASES = [("ikat-passages", "test", "none@bm25"), ("metatool", "test_ood", "none@minilm-l6"),
+         ("ikat-passages", "test", "oracle-minilm@minilm-l6")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task_id,split,system_id", CASES)
+def test_recomputed_result_equals_committed(task_id, split, system_id, tmp_path):
+    committed = result_path(results_root(), task_id, split, system_id)
+    if not committed.is_file():
+        pytest.fail(f"{committed.relative_to(results_root().parent)} is not committed")
+    subs = load_submissions()
+    systems = [s for s in expand_all(subs) if s.id == system_id]
+    summary = run_suite(load_suite(), subs, systems, tmp_path, [task_id], [split], show_progress=False)
+    assert not summary.failed, summary.failed
+    old, new = read_result(committed), read_result(result_path(tmp_path, task_id, split, system_id))
+    assert new["task"]["sha256"] == old["task"]["sha256"]
+    assert new["per_query"] == old["per_query"]
+    assert new["metrics"] == old["metrics"]
+    assert new["cost"]["added_tokens_mean"] == old["cost"]["added_tokens_mean"]

@@ -1,0 +1,63 @@
+"""Augmenters, guardrails and the protocol's expansion of a submission into systems."""
+
+from types import MappingProxyType
+
+from benchmark.augmenters import build_augmenter, visible_query
+from benchmark.augmenters.base import NotApplicable
+from benchmark.augmenters.simple import serialize_context
+from benchmark.protocol import expand, expand_all
+from benchmark.submission import load_submissions
+from benchmark.task import Query
+
+import pytest
+
+QUERY = Query(
+    id="q", text="Which one is fastest?",
+    context=MappingProxyType({
+        "history": [{"role": "user", "text": "Find me a diet."}, {"role": "assistant", "text": "Keto or vegan."}],
+        "profile": ["I'm vegetarian."], "time": "08:00", "location": {"city": "Paris"},
+    }),
+    explicit="Which diet, keto or vegan, makes me lose weight fastest?",
+)
+
+
+def test_context_serialization_is_fixed():
+    assert serialize_context(QUERY.context) == (
+        "Earlier turns (most recent first):\n"
+        "assistant: Keto or vegan.\n"
+        "user: Find me a diet.\n"
+        "User profile:\n"
+        "- I'm vegetarian.\n"
+        "location: city=Paris\n"
+        "time: 08:00"
+    )
+    [aug] = build_augmenter("context").augment([QUERY])
+    assert aug.text.startswith("Which one is fastest?\nEarlier turns") and aug.llm_prompt_tokens == 0
+    assert build_augmenter("context").augment([Query("e", "plain")])[0].text == "plain"
+
+
+def test_explicit_is_hidden_from_non_oracles():
+    assert visible_query(QUERY, oracle=False).explicit is None
+    assert visible_query(QUERY, oracle=True).explicit == QUERY.explicit
+    oracle = build_augmenter("oracle")
+    assert oracle.augment([visible_query(QUERY, oracle.oracle)])[0].text == QUERY.explicit
+    with pytest.raises(NotApplicable):
+        oracle.augment([Query("e", "no rewrite")])
+
+
+def test_unknown_component_names_the_registered_ones():
+    with pytest.raises(ValueError, match="unknown augmenter 'cot'.*context, none, oracle"):
+        build_augmenter("cot")
+
+
+def test_protocol_cells(baseline_submissions):
+    subs = {s.name: s for s in load_submissions(baseline_submissions)}
+    bm25 = {s.id: (s.role, s.finetuned, s.retriever.use) for s in expand(subs["bm25"])}
+    # BM25 cannot be fine-tuned: its reference is the suite's fine-tuned MiniLM.
+    assert bm25 == {"none@bm25": ("baseline", False, "bm25"), "none@minilm-l6-ft": ("reference", True, "dense")}
+    ctx = {s.id: s.role for s in expand(subs["context-minilm"])}
+    assert ctx == {"none@minilm-l6": "baseline", "none@minilm-l6-ft": "reference",
+                   "context-minilm@minilm-l6": "submission", "context-minilm@minilm-l6-ft": "submission"}
+    all_ids = [s.id for s in expand_all(list(subs.values()))]
+    assert len(all_ids) == len(set(all_ids)) == 7
+    assert all_ids[:3] == ["none@bm25", "none@minilm-l6", "none@minilm-l6-ft"]
