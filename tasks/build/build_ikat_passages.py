@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import json
 
-from common import (
-    SOURCES_DIR, copy_license, fresh_task_dir, source_commit, write_jsonl, write_qrels,
-    write_sha256sums, write_task_toml,
-)
+from common import SOURCES_DIR, finish_task, fresh_task_dir, source_commit, write_jsonl, write_qrels
 
 CITATION = r"""
 @inproceedings{DBLP:conf/trec/AliannejadiACDA23,
@@ -101,6 +98,7 @@ def main() -> None:
             "Several test topics are variants of one conversation with different profiles, so some "
             "utterances repeat across test topics. No dev split: the source has too few train topics."
         ),
+        "source_name": "TREC iKAT",
         "repo": "https://github.com/irlabamsterdam/iKAT",
         "commit": source_commit("ikat"),
         "license": "MIT",
@@ -109,13 +107,7 @@ def main() -> None:
         "citation": CITATION,
     }
     write_jsonl(task_dir / "queries.jsonl", all_queries)
-    write_task_toml(task_dir, meta, sizes, ["test"])
-    copy_license(SOURCES_DIR / "ikat" / "LICENSE", task_dir / "LICENSE",
-                 "Data derived from TREC iKAT (https://github.com/irlabamsterdam/iKAT), "
-                 f"commit {meta['commit']}, redistributed under its MIT licence:")
-    write_sha256sums(task_dir)
-    print(f"ikat-passages: {len(corpus)} docs, splits " + ", ".join(f"{k}={v}" for k, v in sizes.items()))
-
+    finish_task(task_dir, meta, "ikat", sizes, ["test"])
 
 if __name__ == "__main__":
     main()

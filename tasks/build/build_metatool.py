@@ -14,8 +14,7 @@ import json
 import re
 
 from common import (
-    SOURCES_DIR, copy_license, fresh_task_dir, normalize_text, rng, source_commit,
-    write_jsonl, write_qrels, write_sha256sums, write_task_toml,
+    SOURCES_DIR, finish_task, fresh_task_dir, normalize_text, rng, source_commit, write_jsonl, write_qrels,
 )
 
 HELD_OUT_SHARE = 0.2
@@ -106,19 +105,14 @@ def main() -> None:
             "Caveat: several MetaTool tools overlap in function (e.g. several finance, travel and "
             "research tools), so some 'wrong' answers are defensible; scores are a lower bound."
         ),
+        "source_name": "MetaTool",
         "repo": "https://github.com/HowieHwong/MetaTool",
         "commit": source_commit("metatool"),
         "license": "MIT",
         "files": ["dataset/data/all_clean_data.csv", "dataset/plugin_des.json"],
         "citation": CITATION,
     }
-    write_task_toml(task_dir, meta, {k: len(v) for k, v in splits.items()}, ["test", "test_ood"])
-    copy_license(SOURCES_DIR / "metatool" / "LICENSE", task_dir / "LICENSE",
-                 "Data derived from MetaTool (https://github.com/HowieHwong/MetaTool), "
-                 f"commit {meta['commit']}, redistributed under its MIT licence:")
-    write_sha256sums(task_dir)
-    print(f"metatool: {len(tools)} docs, splits " + ", ".join(f"{k}={len(v)}" for k, v in splits.items()))
-
+    finish_task(task_dir, meta, "metatool", {k: len(v) for k, v in splits.items()}, ["test", "test_ood"])
 
 if __name__ == "__main__":
     main()

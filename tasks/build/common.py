@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Iterable
 
-from benchmark.task import write_checksums as write_sha256sums  # noqa: F401  (one definition of the format)
+from benchmark.task import write_checksums
 
 TASKS_DIR = Path(__file__).resolve().parents[1]
 SOURCES_DIR = Path(os.environ.get("IQBENCH_SOURCES", TASKS_DIR.parents[1] / "shared" / "sources"))
@@ -56,10 +56,6 @@ def toml_multiline(value: str) -> str:
     return "'''\n" + value.strip() + "\n'''"
 
 
-def copy_license(src: Path, dest: Path, attribution: str) -> None:
-    dest.write_text(attribution.strip() + "\n\n" + src.read_text(encoding="utf-8"), encoding="utf-8")
-
-
 def fresh_task_dir(task_id: str) -> Path:
     task_dir = TASKS_DIR / task_id
     if task_dir.exists():
@@ -95,3 +91,15 @@ def write_task_toml(task_dir: Path, meta: dict, splits: dict[str, int], eval_spl
         "",
     ]
     (task_dir / "task.toml").write_text("\n".join(lines), encoding="utf-8")
+
+
+def finish_task(task_dir: Path, meta: dict, source: str, splits: dict[str, int], eval_splits: list[str]) -> None:
+    """task.toml, the source's LICENSE with attribution, SHA256SUMS; then a one-line summary."""
+    write_task_toml(task_dir, meta, splits, eval_splits)
+    attribution = (f"Data derived from {meta['source_name']} ({meta['repo']}), commit {meta['commit']}, "
+                   f"redistributed under its {meta['license']} licence:")
+    licence = (SOURCES_DIR / source / "LICENSE").read_text(encoding="utf-8")
+    (task_dir / "LICENSE").write_text(attribution + "\n\n" + licence, encoding="utf-8")
+    write_checksums(task_dir)
+    docs = sum(1 for _ in (task_dir / "corpus.jsonl").open(encoding="utf-8"))
+    print(f"{meta['id']}: {docs} docs, splits " + ", ".join(f"{k}={v}" for k, v in splits.items()))
