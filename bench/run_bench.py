@@ -59,7 +59,8 @@ def main() -> None:
     })
     width = max(map(len, report))
     for key, value in report.items():
-        print(f"{key:<{width}}  {value:.3f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+        shown = value if key.startswith("ndcg") or not isinstance(value, float) else f"{value:.3f}"
+        print(f"{key:<{width}}  {shown}")
 
 
 if __name__ == "__main__":

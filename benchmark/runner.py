@@ -10,6 +10,8 @@ from pathlib import Path
 from statistics import fmean
 from typing import Callable
 
+from tqdm import tqdm
+
 from benchmark.augmenters import Augmentation, NotApplicable, build_augmenter, visible_query
 from benchmark.metrics import aggregate, evaluate
 from benchmark.protocol import System
@@ -19,7 +21,6 @@ from benchmark.retrievers.finetune import training_examples
 from benchmark.submission import ComponentSpec, Submission
 from benchmark.task import Suite, Task
 from benchmark.tokens import added_tokens
-from tqdm import tqdm
 
 DEPTH = 100  # documents retrieved per query (Recall@100 needs 100)
 SEED = 0
