@@ -13,7 +13,7 @@ import time
 
 from benchmark.metrics import aggregate, evaluate
 from benchmark.retrievers.dense import DenseRetriever
-from benchmark.retrievers.finetune import DEFAULT_RECIPE, training_examples
+from benchmark.retrievers.finetune import DEFAULT_RECIPE, training_data
 from benchmark.task import load_suite
 
 
@@ -30,7 +30,7 @@ def main() -> None:
     task = load_suite().load(args.task)
     queries = {q.id: q.text for q in task.split_queries(args.split)}
     qrels = task.qrels[args.split]
-    examples = training_examples(task)
+    examples, train_corpus = training_data(task)
 
     def score(retriever: DenseRetriever) -> float:
         retriever.index(task.corpus)
@@ -42,7 +42,7 @@ def main() -> None:
         recipe = dataclasses.replace(DEFAULT_RECIPE, steps=steps, learning_rate=args.lr,
                                      batch_size=args.batch, max_seq_length=args.seq)
         start = time.perf_counter()
-        tuned = base.finetune(examples, task.corpus, recipe)
+        tuned = base.finetune(examples, train_corpus, recipe)
         seconds = time.perf_counter() - start
         print(json.dumps({"steps": steps, "lr": args.lr, "batch": args.batch, "seq": args.seq,
                           "train_s": round(seconds, 1), "ndcg_cut_10": round(score(tuned), 4)}), flush=True)

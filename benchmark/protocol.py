@@ -9,12 +9,13 @@ If R cannot be fine-tuned, the fine-tuned row uses the suite's default dense ret
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from benchmark.retrievers import DEFAULT_REFERENCE
+from benchmark.augmenters import AUGMENTERS
+from benchmark.retrievers import DEFAULT_REFERENCE, RETRIEVERS
 from benchmark.submission import ComponentSpec, Submission
 
-TRAINABLE = {"dense"}
 ROLES = ("baseline", "reference", "submission", "oracle")
 
 
@@ -34,9 +35,9 @@ class System:
 
 
 def retriever_label(spec: ComponentSpec) -> str:
-    if spec.use == "dense":
-        return str(spec.args.get("model", "minilm-l6"))
-    return spec.use
+    """A file-name-safe label (ids name result files)."""
+    label = str(spec.args.get("model", "minilm-l6")) if spec.use == "dense" else spec.use
+    return re.sub(r"[^a-z0-9.-]+", "-", label.lower()).strip("-.") or spec.use
 
 
 def system_id(augmenter_label: str, retriever: ComponentSpec, finetuned: bool) -> str:
@@ -47,14 +48,15 @@ def expand(submission: Submission) -> list[System]:
     m = submission.manifest
     none = ComponentSpec(use="none")
     r_pre = m.retriever
-    r_ft = m.retriever if m.retriever.use in TRAINABLE else ComponentSpec(**DEFAULT_REFERENCE)
+    trainable = callable(getattr(RETRIEVERS.get(m.retriever.use), "finetune", None))
+    r_ft = m.retriever if trainable else ComponentSpec(**DEFAULT_REFERENCE)
     reference_id = system_id("none", r_ft, True)
     systems = [
         System(system_id("none", r_pre, False), "baseline", None, none, r_pre, False, reference_id),
         System(reference_id, "reference", None, none, r_ft, True, reference_id),
     ]
     if m.augmenter.use != "none":
-        role = "oracle" if m.augmenter.use == "oracle" else "submission"
+        role = "oracle" if getattr(AUGMENTERS.get(m.augmenter.use), "oracle", False) else "submission"
         for retriever, ft in ((r_pre, False), (r_ft, True)):
             systems.append(System(system_id(submission.name, retriever, ft), role, submission.name,
                                   m.augmenter, retriever, ft, reference_id))

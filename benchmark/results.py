@@ -8,10 +8,13 @@ import platform
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import benchmark
 from benchmark.storage import atomic_write_json
+
+if TYPE_CHECKING:
+    from benchmark.task import Task
 
 SCHEMA = "iqbench.result/1"
 LIBRARIES = ("torch", "sentence-transformers", "transformers", "faiss-cpu", "bm25s", "PyStemmer",
@@ -65,12 +68,15 @@ def read_result(path: Path) -> dict:
     return record
 
 
-def is_current(path: Path, task_sha256: str) -> bool:
-    """A result counts as present only if it is readable and was computed on this exact task."""
+def is_current(path: Path, task: "Task", config_sha256: str) -> bool:
+    """A result counts as present only if it is readable, was computed on this exact task (official
+    or not, as now) and by this exact system configuration; anything else is recomputed."""
     if not path.is_file():
         return False
     try:
-        return read_result(path)["task"]["sha256"] == task_sha256
+        rec = read_result(path)
+        return (rec["task"]["sha256"] == task.sha256 and rec["task"].get("official") == task.official
+                and rec["system"].get("config_sha256") == config_sha256)
     except (ValueError, KeyError):
         return False
 

@@ -17,8 +17,9 @@ from benchmark.metrics import aggregate, evaluate
 from benchmark.protocol import System
 from benchmark.results import SCHEMA, is_current, provenance, result_path, write_result
 from benchmark.retrievers import Retriever, build_retriever
-from benchmark.retrievers.finetune import training_examples
+from benchmark.retrievers.finetune import DEFAULT_RECIPE, training_data
 from benchmark.submission import ComponentSpec, Submission
+from benchmark.storage import sha256_json
 from benchmark.task import Suite, Task
 from benchmark.tokens import added_tokens
 
@@ -47,25 +48,37 @@ class _Retrievers:
         if key not in self._built:
             retriever = build_retriever(spec.use, spec.args)
             if finetuned:
-                retriever = retriever.finetune(training_examples(self.task), self.task.corpus)
+                retriever = retriever.finetune(*training_data(self.task))
             retriever.index(self.task.corpus)
             self._built[key] = retriever
         return self._built[key]
 
 
+def system_config(system: System, augmenter_fingerprint: dict) -> dict:
+    """Everything that decides a system's output besides the task; a change makes old results stale."""
+    return {
+        "schema": SCHEMA, "depth": DEPTH,
+        "augmenter": {"use": system.augmenter.use, "args": system.augmenter.args, "fingerprint": augmenter_fingerprint},
+        "retriever": {"use": system.retriever.use, "args": system.retriever.args, "finetuned": system.finetuned},
+        "finetune": DEFAULT_RECIPE.as_dict() if system.finetuned else None,
+    }
+
+
 def _record(system: System, task: Task, suite: Suite, split: str, retriever: Retriever,
             augmentations: list[Augmentation], texts: dict[str, str], run, augment_s: float,
-            search_s: float, manifest_sha: str | None) -> dict:
+            search_s: float, manifest_sha: str | None, config: dict) -> dict:
     queries = task.split_queries(split)
     per_query = evaluate(task.qrels[split], run)
     n = len(queries)
     fp = retriever.fingerprint()
     models = {fp["name"]: fp["weights_sha256"]} if "weights_sha256" in fp else {}
+    if "base_weights_sha256" in fp:
+        models[fp["model"]] = fp["base_weights_sha256"]
     return {
         "schema": SCHEMA,
         "system": {
             "id": system.id, "submission": system.submission, "role": system.role,
-            "reference": system.reference_id,
+            "reference": system.reference_id, "config_sha256": sha256_json(config),
             "augmenter": {"use": system.augmenter.use, "args": system.augmenter.args},
             "retriever": {"use": system.retriever.use, "args": system.retriever.args,
                           "finetuned": system.finetuned, "fingerprint": fp},
@@ -81,7 +94,8 @@ def _record(system: System, task: Task, suite: Suite, split: str, retriever: Ret
             "augment_ms_mean": 1000 * augment_s / n,
             "search_ms_mean": 1000 * search_s / n,
         },
-        "provenance": provenance(models, SEED, manifest_sha, {"suite_sha256": suite.sha256(), "depth": DEPTH}),
+        "provenance": provenance(models, SEED, manifest_sha, {"suite_sha256": suite.sha256(), "depth": DEPTH,
+                                                              "finetune": config["finetune"]}),
     }
 
 
@@ -96,11 +110,12 @@ def run_task(task: Task, suite: Suite, systems: list[System], splits: list[str] 
             label = f"{task.id}/{split}/{system.id}"
             progress(label)
             path = result_path(results, task.id, split, system.id)
-            if is_current(path, task.sha256):
-                summary.present.append(path)
-                continue
             try:
                 aug = build_augmenter(system.augmenter.use, system.augmenter.args)
+                config = system_config(system, aug.fingerprint())
+                if is_current(path, task, sha256_json(config)):
+                    summary.present.append(path)
+                    continue
                 key = (system.augmenter.use, repr(sorted(system.augmenter.args.items())), split)
                 if key not in augmented:
                     start = time.perf_counter()
@@ -113,7 +128,7 @@ def run_task(task: Task, suite: Suite, systems: list[System], splits: list[str] 
                 run = retriever.search(texts, DEPTH)
                 search_s = time.perf_counter() - start
                 record = _record(system, task, suite, split, retriever, augmentations, texts, run,
-                                 augment_s, search_s, manifests.get(system.submission or ""))
+                                 augment_s, search_s, manifests.get(system.submission or ""), config)
                 write_result(path, record)
                 summary.written.append(path)
             except NotApplicable as e:
@@ -125,11 +140,11 @@ def run_task(task: Task, suite: Suite, systems: list[System], splits: list[str] 
 
 def run_suite(suite: Suite, submissions: list[Submission], systems: list[System], results: Path,
               task_ids: list[str] | None = None, splits: list[str] | None = None,
-              show_progress: bool = True) -> RunSummary:
+              show_progress: bool = True, allow_modified: bool = False) -> RunSummary:
     """Evaluate every system on every task and split asked for; only missing results are computed."""
     summary = RunSummary()
     manifests = {s.name: s.manifest_sha256 for s in submissions}
-    tasks = [suite.load(task_id) for task_id in task_ids or suite.task_ids]
+    tasks = [suite.load(task_id, allow_modified) for task_id in task_ids or suite.task_ids]
     total = sum(len([s for s in (splits or t.eval_splits) if s in t.qrels]) * len(systems) for t in tasks)
     with tqdm(total=total, desc="evaluating", unit="result", disable=not show_progress) as bar:
         def progress(label: str) -> None:

@@ -110,6 +110,10 @@ def verify_checksums(task_dir: Path) -> tuple[str, list[str]]:
     for name in REQUIRED_FILES:
         if name not in listed:
             problems.append(f"{name} is required but not listed")
+    if problems:  # a modified task must never share the official task's sha
+        actual = [f"{sha256_file(p)}  {p.relative_to(task_dir).as_posix()}"
+                  for p in sorted(p for p in task_dir.rglob("*") if p.is_file() and p.name != "SHA256SUMS")]
+        return sha256_json(actual), problems
     return sha256_bytes(sums.read_bytes()), problems
 
 

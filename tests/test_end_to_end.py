@@ -112,3 +112,41 @@ def test_result_json_is_plain(first_run):
     _, results, _ = first_run
     text = (results / "tiny" / "test" / "none@bm25.json").read_text()
     assert json.loads(text)["task"]["id"] == "tiny"
+
+
+def test_changed_configuration_makes_results_stale(first_run, tmp_path):
+    import shutil
+
+    from conftest import REPO
+
+    tiny_root, results, _ = first_run
+    subs = tmp_path / "subs"
+    shutil.copytree(REPO / "submissions", subs)
+    manifest = subs / "bm25" / "submission.toml"
+    manifest.write_text(manifest.read_text() + 'args = { k1 = 1.2 }\n')
+    summary = run(tiny_root, subs, results)
+    assert [p.name for p in summary.written] == ["none@bm25.json"]
+    assert read_result(results / "tiny" / "test" / "none@bm25.json")["system"]["retriever"]["args"] == {"k1": 1.2}
+    run(tiny_root, REPO / "submissions", results)  # restore the fixture's results for the other tests
+
+
+def test_modified_task_gives_unofficial_results_beside_official_ones(first_run, tmp_path):
+    import shutil
+
+    from conftest import REPO
+
+    tiny_root, results, _ = first_run
+    modified = tmp_path / "tasks"
+    shutil.copytree(tiny_root, modified)
+    queries = modified / "tiny" / "queries.jsonl"
+    queries.write_text(queries.read_text().replace("Should I take an umbrella", "Must I take an umbrella"))
+    suite = load_suite(modified)
+    subs = load_submissions(REPO / "submissions")
+    bm25 = [s for s in expand_all(subs) if s.id == "none@bm25"]
+    out = tmp_path / "results"
+    shutil.copytree(results, out)
+    summary = run_suite(suite, subs, bm25, out, show_progress=False, allow_modified=True)
+    assert [p.name for p in summary.written] == ["none@bm25.json"]  # the official result is not reused
+    rec = read_result(out / "tiny" / "test" / "none@bm25.json")
+    assert rec["task"]["official"] is False
+    assert rec["task"]["sha256"] != read_result(results / "tiny" / "test" / "none@bm25.json")["task"]["sha256"]

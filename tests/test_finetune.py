@@ -27,15 +27,25 @@ def ndcg(retriever, task):
     return aggregate(evaluate(qrels, retriever.search(queries, 10)))["ndcg_cut_10"]
 
 
-def test_batches_never_repeat_a_document():
-    triplets = [(f"q{i}", f"doc{i % 3}", f"neg{i % 4}") for i in range(12)]
-    recipe = ft.FinetuneRecipe(batch_size=4, seed=1)
-    plan = ft.batches(triplets, recipe, steps=6)
-    assert len(plan) == 6
+def test_batches_hold_no_false_negatives():
+    # q0..q3 share docs and each query has two relevant docs: rows of one query never share a batch,
+    # and no document in a batch is relevant to another query in it.
+    triplets = [ft.Triplet(f"q{i % 4}", f"doc{i % 6}", f"neg{i % 5}", frozenset({f"doc{i % 6}", f"doc{(i + 1) % 6}"}))
+                for i in range(12)]
+    recipe = ft.FinetuneRecipe(batch_size=3, seed=1)
+    plan = ft.batches(triplets, recipe, steps=8)
+    assert len(plan) == 8
     for batch in plan:
-        texts = [t for i in batch for t in triplets[i][1:]]
-        assert len(texts) == len(set(texts))
-    assert plan == ft.batches(triplets, recipe, steps=6)  # seeded
+        rows = [triplets[i] for i in batch]
+        assert len({t.query for t in rows}) == len(rows)
+        docs = [d for t in rows for d in (t.positive, t.negative)]
+        assert len(docs) == len(set(docs))
+        for t in rows:
+            others = {d for o in rows if o is not t for d in (o.positive, o.negative)}
+            assert not t.relevant & others
+    assert plan == ft.batches(triplets, recipe, steps=8)  # seeded
+    with pytest.raises(ValueError, match="no training pairs"):
+        ft.batches([], recipe, steps=1)
 
 
 def test_finetuning_learns_and_is_cached(tiny_root, cache, monkeypatch):

@@ -25,5 +25,6 @@ class Retriever(Protocol):
 
 @runtime_checkable
 class TrainableRetriever(Retriever, Protocol):
-    def finetune(self, pairs: list[tuple[str, str]], corpus: Mapping[str, Doc]) -> "Retriever":
-        """A new retriever fine-tuned on (query text, relevant doc id) pairs; self is unchanged."""
+    def finetune(self, examples: list[tuple[str, frozenset[str]]], corpus: Mapping[str, Doc]) -> "Retriever":
+        """A new retriever fine-tuned with the suite's recipe on (query text, relevant doc ids)
+        examples over the train documents `corpus`; self is unchanged."""

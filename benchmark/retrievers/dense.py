@@ -80,12 +80,14 @@ class DenseRetriever:
     """A bi-encoder; `name` says which model and whether it was fine-tuned (suffix -ft)."""
 
     def __init__(self, model: str = "minilm-l6", max_seq_length: int = MAX_SEQ_LENGTH,
-                 folder: Path | None = None, name: str | None = None, finetune_recipe: dict | None = None) -> None:
+                 folder: Path | None = None, name: str | None = None, finetune_recipe: dict | None = None,
+                 base_weights_sha256: str | None = None) -> None:
         self.model_name = model
         self.folder = Path(folder) if folder else resolve_model(model)
         self.max_seq_length = max_seq_length
         self.name = name or model
         self.finetune_recipe = finetune_recipe
+        self.base_weights_sha256 = base_weights_sha256
         self._ids: list[str] = []
         self._index = None
 
@@ -94,6 +96,7 @@ class DenseRetriever:
                 "max_seq_length": self.max_seq_length, "similarity": "cosine"}
         if self.finetune_recipe:
             info["finetune"] = self.finetune_recipe
+            info["base_weights_sha256"] = self.base_weights_sha256
         return info
 
     def encode(self, texts: list[str]) -> np.ndarray:
@@ -144,7 +147,7 @@ class DenseRetriever:
         recipe = recipe or DEFAULT_RECIPE
         folder = finetuned_model(self, examples, corpus, recipe)
         return DenseRetriever(self.model_name, self.max_seq_length, folder=folder, name=f"{self.name}-ft",
-                              finetune_recipe=recipe.as_dict())
+                              finetune_recipe=recipe.as_dict(), base_weights_sha256=model_sha256(self.folder))
 
 
 if TYPE_CHECKING:

@@ -1,10 +1,11 @@
 """The suite's fine-tuning recipe: how a dense retriever becomes its mandatory fine-tuned reference.
 
 MultipleNegativesRankingLoss over (query, relevant doc, mined hard negative) triplets,
-with in-batch negatives; batches never hold the same document twice (a duplicate would
-be a false in-batch negative). Fixed seed and step budget, sized for a 2-core CPU.
-The fine-tuned model is cached by content hash (base weights, recipe, training data)
-and saved as safetensors, never pickled.
+with in-batch negatives; a batch never repeats a query or a document, nor holds a document
+relevant to another of its queries (that would be a false in-batch negative). Only documents
+judged in the train split take part. Fixed seed and step budget, sized for a 2-core CPU.
+The fine-tuned model is cached by content hash (base weights, recipe, training data) and
+saved as safetensors, never pickled.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class FinetuneRecipe:
     scale: float = 20.0
     """MultipleNegativesRankingLoss temperature (similarity x scale)."""
     seed: int = 0
+    version: int = 2
+    """Batching and negative-sampling rules (2: no repeated query, no false in-batch negatives, train docs only)."""
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -50,47 +53,70 @@ class FinetuneRecipe:
 DEFAULT_RECIPE = FinetuneRecipe()
 
 
+@dataclass(frozen=True)
+class Triplet:
+    query: str
+    positive: str
+    negative: str
+    relevant: frozenset[str]
+    """Every document relevant to this query: none of them may serve as an in-batch negative for it."""
+
+
 def mine_triplets(retriever: "DenseRetriever", examples: list[tuple[str, frozenset[str]]],
-                  corpus: Mapping[str, Doc], recipe: FinetuneRecipe) -> list[tuple[str, str, str]]:
-    """(query, positive text, hard negative text) per relevant doc, negatives from the pretrained ranking."""
+                  corpus: Mapping[str, Doc], recipe: FinetuneRecipe) -> list[Triplet]:
+    """One triplet per relevant doc; its hard negative comes from the pretrained ranking of `corpus`."""
     rng = random.Random(recipe.seed)
     retriever.index(corpus)
     run = retriever.search({str(i): q for i, (q, _) in enumerate(examples)}, recipe.hard_negative_depth)
     triplets = []
     for i, (query, relevant) in enumerate(examples):
-        negatives = [did for did in run[str(i)] if did not in relevant]
-        for pos in sorted(relevant):
-            neg = rng.choice(negatives) if negatives else rng.choice([d for d in corpus if d not in relevant])
-            triplets.append((query, pos, neg))
-    return [(q, corpus[p].full_text, corpus[n].full_text) for q, p, n in triplets]
+        negatives = [did for did in run[str(i)] if did not in relevant] or [d for d in corpus if d not in relevant]
+        if not negatives:
+            raise ValueError("fine-tuning needs at least one non-relevant training document per query")
+        triplets += [Triplet(query, pos, rng.choice(negatives), relevant) for pos in sorted(relevant)]
+    return triplets
 
 
-def batches(triplets: list[tuple[str, str, str]], recipe: FinetuneRecipe, steps: int) -> list[list[int]]:
-    """Seeded batches in which no document text appears twice (as positive or negative)."""
+def _fits(batch: list[Triplet], row: Triplet) -> bool:
+    """No repeated query or document, and no document in the batch relevant to another of its queries."""
+    docs = {d for t in batch for d in (t.positive, t.negative)}
+    relevant = set().union(*(t.relevant for t in batch)) if batch else set()
+    return (all(t.query != row.query for t in batch) and not {row.positive, row.negative} & docs
+            and not {row.positive, row.negative} & relevant and not row.relevant & docs)
+
+
+def batches(triplets: list[Triplet], recipe: FinetuneRecipe, steps: int) -> list[list[int]]:
+    """Seeded batches free of false in-batch negatives. A row that does not fit waits for the next
+    batch; a batch that no remaining row can join is used as it is (small train splits)."""
+    if not triplets:
+        raise ValueError("no training pairs: the train split has no relevant documents")
     rng = random.Random(recipe.seed)
     out: list[list[int]] = []
     pending: list[int] = []
+    batch: list[int] = []
     while len(out) < steps:
-        order = pending + rng.sample(range(len(triplets)), len(triplets))
-        pending, batch, seen = [], [], set()
+        grew = False
+        order = list(dict.fromkeys(pending + rng.sample(range(len(triplets)), len(triplets))))
+        pending = []
         for i in order:
-            _, pos, neg = triplets[i]
-            if len(batch) < recipe.batch_size and pos not in seen and neg not in seen and pos != neg:
+            if len(out) == steps:
+                break
+            if _fits([triplets[j] for j in batch], triplets[i]):
                 batch.append(i)
-                seen.update((pos, neg))
+                grew = True
                 if len(batch) == recipe.batch_size:
                     out.append(batch)
-                    batch, seen = [], set()
-                    if len(out) == steps:
-                        break
+                    batch = []
             else:
                 pending.append(i)
-        if batch and len(out) < steps:
+        if not grew and batch:
             out.append(batch)
+            batch = []
     return out
 
 
-def train(base_folder: Path, triplets: list[tuple[str, str, str]], recipe: FinetuneRecipe, out_dir: Path) -> None:
+def train(base_folder: Path, triplets: list[Triplet], corpus: Mapping[str, Doc], recipe: FinetuneRecipe,
+          out_dir: Path) -> None:
     import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
@@ -104,14 +130,15 @@ def train(base_folder: Path, triplets: list[tuple[str, str, str]], recipe: Finet
     model = SentenceTransformer(str(base_folder), device="cpu", local_files_only=True)
     model.max_seq_length = recipe.max_seq_length
     loss_fn = MultipleNegativesRankingLoss(model, scale=recipe.scale)
-    steps = recipe.steps
-    plan = batches(triplets, recipe, steps)
+    plan = batches(triplets, recipe, recipe.steps)
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.learning_rate)
-    schedule = get_linear_schedule_with_warmup(optimizer, int(recipe.warmup_ratio * steps), steps)
+    schedule = get_linear_schedule_with_warmup(optimizer, int(recipe.warmup_ratio * recipe.steps), recipe.steps)
     model.train()
     for batch in tqdm(plan, desc="fine-tuning", unit="step", leave=False):
-        columns = list(zip(*(triplets[i] for i in batch)))
-        features = [model.tokenize(list(col)) for col in columns]
+        rows = [triplets[i] for i in batch]
+        columns = ([t.query for t in rows], [corpus[t.positive].full_text for t in rows],
+                   [corpus[t.negative].full_text for t in rows])
+        features = [model.tokenize(col) for col in columns]
         loss = loss_fn(features, None)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -127,8 +154,10 @@ def finetuned_model(retriever: "DenseRetriever", examples: list[tuple[str, froze
     """The cached fine-tuned model folder for these inputs, training it only if it is missing."""
     from benchmark.retrievers.dense import model_sha256
 
-    data_sha = sha256_json({"examples": [[q, sorted(r)] for q, r in examples], "corpus": [[d, c.full_text] for d, c in corpus.items()]})
-    key = sha256_json({"base": model_sha256(retriever.folder), "recipe": recipe.as_dict(), "data": data_sha})
+    data_sha = sha256_json({"examples": [[q, sorted(r)] for q, r in examples],
+                            "corpus": [[d, c.full_text] for d, c in corpus.items()]})
+    key = sha256_json({"base": model_sha256(retriever.folder), "mining_seq_length": retriever.max_seq_length,
+                       "recipe": recipe.as_dict(), "data": data_sha})
     final = cache_dir() / "models" / key
     if (final / "model.safetensors").is_file():
         return final
@@ -136,7 +165,7 @@ def finetuned_model(retriever: "DenseRetriever", examples: list[tuple[str, froze
     (cache_dir() / "models").mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=cache_dir() / "models", prefix=f".{key[:12]}."))
     try:
-        train(retriever.folder, triplets, recipe, tmp)
+        train(retriever.folder, triplets, corpus, recipe, tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -144,7 +173,13 @@ def finetuned_model(retriever: "DenseRetriever", examples: list[tuple[str, froze
     return final
 
 
-def training_examples(task, split: str = "train") -> list[tuple[str, frozenset[str]]]:
-    """(query text, relevant doc ids) for every train query: the only place train data flows."""
-    return [(task.queries[qid].text, frozenset(d for d, g in rel.items() if g >= 1))
-            for qid, rel in task.qrels[split].items() if any(g >= 1 for g in rel.values())]
+def training_data(task, split: str = "train") -> tuple[list[tuple[str, frozenset[str]]], dict[str, Doc]]:
+    """(query text, relevant doc ids) per train query, and the documents judged in train.
+
+    The only place train data flows. Fine-tuning sees no other document, not even as a
+    negative, so items relevant only to held-out queries (test_ood) stay unseen.
+    """
+    examples = [(task.queries[qid].text, frozenset(d for d, g in rel.items() if g >= 1))
+                for qid, rel in task.qrels[split].items() if any(g >= 1 for g in rel.values())]
+    judged = {d for rel in task.qrels[split].values() for d in rel}
+    return examples, {d: doc for d, doc in task.corpus.items() if d in judged}
