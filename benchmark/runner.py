@@ -18,8 +18,8 @@ from benchmark.protocol import System
 from benchmark.results import SCHEMA, is_current, provenance, result_path, write_result
 from benchmark.retrievers import Retriever, build_retriever
 from benchmark.retrievers.finetune import DEFAULT_RECIPE, training_data
-from benchmark.submission import ComponentSpec, Submission
 from benchmark.storage import sha256_json
+from benchmark.submission import ComponentSpec, Submission
 from benchmark.task import Suite, Task
 from benchmark.tokens import added_tokens
 
@@ -64,7 +64,7 @@ def system_config(system: System, augmenter_fingerprint: dict) -> dict:
     }
 
 
-def _record(system: System, task: Task, suite: Suite, split: str, retriever: Retriever,
+def _record(system: System, task: Task, suite: Suite, suite_sha: str, split: str, retriever: Retriever,
             augmentations: list[Augmentation], texts: dict[str, str], run, augment_s: float,
             search_s: float, manifest_sha: str | None, config: dict) -> dict:
     queries = task.split_queries(split)
@@ -94,7 +94,7 @@ def _record(system: System, task: Task, suite: Suite, split: str, retriever: Ret
             "augment_ms_mean": 1000 * augment_s / n,
             "search_ms_mean": 1000 * search_s / n,
         },
-        "provenance": provenance(models, SEED, manifest_sha, {"suite_sha256": suite.sha256(), "depth": DEPTH,
+        "provenance": provenance(models, SEED, manifest_sha, {"suite_sha256": suite_sha, "depth": DEPTH,
                                                               "finetune": config["finetune"]}),
     }
 
@@ -103,6 +103,7 @@ def run_task(task: Task, suite: Suite, systems: list[System], splits: list[str] 
              manifests: dict[str, str], summary: RunSummary,
              progress: Callable[[str], None] = lambda _: None) -> None:
     retrievers = _Retrievers(task)
+    suite_sha = suite.sha256()
     augmented: dict[tuple, tuple[list[Augmentation], float]] = {}
     for split in [s for s in (splits or task.eval_splits) if s in task.qrels]:
         queries = task.split_queries(split)
@@ -127,7 +128,7 @@ def run_task(task: Task, suite: Suite, systems: list[System], splits: list[str] 
                 start = time.perf_counter()
                 run = retriever.search(texts, DEPTH)
                 search_s = time.perf_counter() - start
-                record = _record(system, task, suite, split, retriever, augmentations, texts, run,
+                record = _record(system, task, suite, suite_sha, split, retriever, augmentations, texts, run,
                                  augment_s, search_s, manifests.get(system.submission or ""), config)
                 write_result(path, record)
                 summary.written.append(path)

@@ -79,11 +79,15 @@ def tasks_root() -> Path:
     return Path(__file__).resolve().parents[1] / "tasks"
 
 
+def checksum_lines(task_dir: Path) -> list[str]:
+    """'<sha256>  <path>' for every task file as it is now, sorted by path (`sha256sum -c` format)."""
+    task_dir = Path(task_dir)
+    return [f"{sha256_file(p)}  {p.relative_to(task_dir).as_posix()}"
+            for p in sorted(p for p in task_dir.rglob("*") if p.is_file() and p.name != "SHA256SUMS")]
+
+
 def write_checksums(task_dir: Path) -> None:
-    """SHA256SUMS over every task file, sorted by path (the format `sha256sum -c` reads)."""
-    lines = [f"{sha256_file(p)}  {p.relative_to(task_dir).as_posix()}"
-             for p in sorted(p for p in Path(task_dir).rglob("*") if p.is_file() and p.name != "SHA256SUMS")]
-    (Path(task_dir) / "SHA256SUMS").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (Path(task_dir) / "SHA256SUMS").write_text("\n".join(checksum_lines(task_dir)) + "\n", encoding="utf-8")
 
 
 def verify_checksums(task_dir: Path) -> tuple[str, list[str]]:
@@ -111,9 +115,7 @@ def verify_checksums(task_dir: Path) -> tuple[str, list[str]]:
         if name not in listed:
             problems.append(f"{name} is required but not listed")
     if problems:  # a modified task must never share the official task's sha
-        actual = [f"{sha256_file(p)}  {p.relative_to(task_dir).as_posix()}"
-                  for p in sorted(p for p in task_dir.rglob("*") if p.is_file() and p.name != "SHA256SUMS")]
-        return sha256_json(actual), problems
+        return sha256_json(checksum_lines(task_dir)), problems
     return sha256_bytes(sums.read_bytes()), problems
 
 

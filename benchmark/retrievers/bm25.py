@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Mapping
-
 import logging
+from typing import Mapping
 
 import bm25s
 import numpy as np
