@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+TASK_BUILDERS := build_metatool.py build_apibench.py build_ikat_passages.py build_ikat_ptkb.py \
+	build_qulac_facets.py build_seal_tools.py
 
 .PHONY: leaderboard show test test-fast bench tasks clean-venv
 
@@ -22,7 +24,7 @@ bench: $(STAMP)  ## harness overhead and cold/warm suite timings
 	$(PY) bench/run_bench.py
 
 tasks: $(STAMP)  ## rebuild the task folders from the raw sources (needs ../shared/sources)
-	cd tasks/build && ../../$(PY) build_metatool.py && ../../$(PY) build_ikat_passages.py
+	cd tasks/build && for script in $(TASK_BUILDERS) build_suite.py; do ../../$(PY) $$script || exit 1; done
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "iqbench needs Python 3.11+"'

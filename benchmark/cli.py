@@ -26,7 +26,8 @@ console = Console(width=None if sys.stdout.isatty() else 200)
 
 def cmd_tasks(args: argparse.Namespace) -> int:
     suite = load_suite(args.tasks)
-    table = Table(title=f"{suite.name} {suite.version}  (suite sha256 {suite.sha256()[:12]})")
+    sha = suite.sha256()
+    table = Table(title=f"{suite.name} {suite.version}  (suite sha256 {sha[:12]})")
     split_names = ("train", "dev", "test", "test_ood")
     for name in ("task", "family", "docs", *split_names, "rel/query", "tokens/query", "context", "explicit"):
         table.add_column(name, justify="left" if name in ("task", "family") else "right")
@@ -39,11 +40,15 @@ def cmd_tasks(args: argparse.Namespace) -> int:
             *(f"{len(task.qrels[s]):,}" if s in task.qrels else "-" for s in split_names),
             f"{fmean(sum(g >= 1 for g in task.qrels[s][q].values()) for s, q in evaluated):.2f}",
             f"{fmean(count_tokens(q.text) for q in judged):.1f}",
-            f"{fmean(bool(q.context) for q in judged):.0%}", f"{fmean(q.explicit is not None for q in judged):.0%}",
+            f"{fmean(q.has_context for q in judged):.0%}", f"{fmean(q.explicit is not None for q in judged):.0%}",
         )
     console.print(table)
     console.print("Queries per split; the other columns are over the evaluation splits: relevant documents per query, "
                   "o200k_base tokens per query text, share of queries with context and with a human explicit rewrite.")
+    if sha != suite.recorded_sha256:
+        console.print(f"[yellow]warning:[/yellow] suite.toml records sha256 {suite.recorded_sha256} but the task files "
+                      f"give {sha}: rebuild the suite file (make tasks) before publishing results.")
+        return 1
     return 0
 
 

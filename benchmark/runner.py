@@ -13,14 +13,14 @@ from typing import Callable
 from tqdm import tqdm
 
 from benchmark.augmenters import Augmentation, NotApplicable, build_augmenter, visible_query
-from benchmark.metrics import aggregate, evaluate
+from benchmark.metrics import aggregate, evaluate, ranked
 from benchmark.protocol import System
 from benchmark.results import SCHEMA, is_current, provenance, result_path, write_result
-from benchmark.retrievers import Retriever, build_retriever
+from benchmark.retrievers import Retriever, Run, build_retriever
 from benchmark.retrievers.finetune import DEFAULT_RECIPE, training_data
 from benchmark.storage import sha256_json
 from benchmark.submission import ComponentSpec, Submission
-from benchmark.task import Suite, Task
+from benchmark.task import Query, Suite, Task
 from benchmark.tokens import added_tokens
 
 DEPTH = 100  # documents retrieved per query (Recall@100 needs 100)
@@ -52,6 +52,21 @@ class _Retrievers:
             retriever.index(self.task.corpus)
             self._built[key] = retriever
         return self._built[key]
+
+
+def search(retriever: Retriever, texts: dict[str, str], queries: list[Query], k: int, corpus_size: int) -> Run:
+    """Top-k documents per query; a query with `candidates` (e.g. one user's own profile
+    statements) ranks only those: its candidates keep their scores from a full-corpus ranking."""
+    free = {q.id: texts[q.id] for q in queries if q.candidates is None}
+    bound = [q for q in queries if q.candidates is not None]
+    run = retriever.search(free, k) if free else {}
+    if bound:
+        full = retriever.search({q.id: texts[q.id] for q in bound}, corpus_size)
+        for q in bound:
+            allowed = set(q.candidates)
+            scores = {d: s for d, s in full.get(q.id, {}).items() if d in allowed}
+            run[q.id] = {d: scores[d] for d in ranked(scores)[:k]}
+    return run
 
 
 def system_config(system: System, augmenter_fingerprint: dict) -> dict:
@@ -99,11 +114,10 @@ def _record(system: System, task: Task, suite: Suite, suite_sha: str, split: str
     }
 
 
-def run_task(task: Task, suite: Suite, systems: list[System], splits: list[str] | None, results: Path,
-             manifests: dict[str, str], summary: RunSummary,
+def run_task(task: Task, suite: Suite, suite_sha: str, systems: list[System], splits: list[str] | None,
+             results: Path, manifests: dict[str, str], summary: RunSummary,
              progress: Callable[[str], None] = lambda _: None) -> None:
     retrievers = _Retrievers(task)
-    suite_sha = suite.sha256()
     augmented: dict[tuple, tuple[list[Augmentation], float]] = {}
     for split in [s for s in (splits or task.eval_splits) if s in task.qrels]:
         queries = task.split_queries(split)
@@ -126,7 +140,7 @@ def run_task(task: Task, suite: Suite, systems: list[System], splits: list[str] 
                 texts = {q.id: a.text for q, a in zip(queries, augmentations, strict=True)}
                 retriever = retrievers.get(system.retriever, system.finetuned)
                 start = time.perf_counter()
-                run = retriever.search(texts, DEPTH)
+                run = search(retriever, texts, queries, DEPTH, len(task.corpus))
                 search_s = time.perf_counter() - start
                 record = _record(system, task, suite, suite_sha, split, retriever, augmentations, texts, run,
                                  augment_s, search_s, manifests.get(system.submission or ""), config)
@@ -146,6 +160,7 @@ def run_suite(suite: Suite, submissions: list[Submission], systems: list[System]
     summary = RunSummary()
     manifests = {s.name: s.manifest_sha256 for s in submissions}
     tasks = [suite.load(task_id, allow_modified) for task_id in task_ids or suite.task_ids]
+    suite_sha = suite.sha256()
     total = sum(len([s for s in (splits or t.eval_splits) if s in t.qrels]) * len(systems) for t in tasks)
     with tqdm(total=total, desc="evaluating", unit="result", disable=not show_progress) as bar:
         def progress(label: str) -> None:
@@ -153,5 +168,5 @@ def run_suite(suite: Suite, submissions: list[Submission], systems: list[System]
             bar.update()
 
         for task in tasks:
-            run_task(task, suite, systems, splits, results, manifests, summary, progress)
+            run_task(task, suite, suite_sha, systems, splits, results, manifests, summary, progress)
     return summary

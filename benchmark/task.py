@@ -45,6 +45,11 @@ class Query:
     explicit: str | None = None
     candidates: tuple[str, ...] | None = None
 
+    @property
+    def has_context(self) -> bool:
+        """Some context signal is present (an empty history or profile does not count)."""
+        return any(v not in (None, "", [], {}) for v in self.context.values())
+
 
 @dataclass(frozen=True)
 class Task:
@@ -194,6 +199,8 @@ class Suite:
     version: str
     task_ids: tuple[str, ...]
     root: Path
+    recorded_sha256: str | None = None
+    """The hash suite.toml records (written by tasks/build/build_suite.py); sha256() recomputes it."""
 
     def load(self, task_id: str, allow_modified: bool = False) -> Task:
         if task_id not in self.task_ids:
@@ -201,8 +208,9 @@ class Suite:
         return load_task(self.root / task_id, allow_modified)
 
     def sha256(self) -> str:
-        """Changes whenever any task file changes (hash over every task's SHA256SUMS)."""
-        return sha256_json([[tid, sha256_file(self.root / tid / "SHA256SUMS")] for tid in self.task_ids])
+        """Changes whenever any task file changes: a hash over every task's sha (which, for a
+        task that no longer matches its SHA256SUMS, is the hash of its actual files)."""
+        return sha256_json([[tid, verify_checksums(self.root / tid)[0]] for tid in self.task_ids])
 
 
 def load_suite(root: Path | None = None) -> Suite:
@@ -210,8 +218,24 @@ def load_suite(root: Path | None = None) -> Suite:
     path = root / "suite.toml"
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-        return Suite(name=data["name"], version=str(data["version"]), task_ids=tuple(data["tasks"]), root=root)
+        return Suite(name=data["name"], version=str(data["version"]), task_ids=tuple(data["tasks"]), root=root,
+                     recorded_sha256=data.get("sha256"))
     except FileNotFoundError:
         raise TaskError(f"{path}: no suite file") from None
     except (tomllib.TOMLDecodeError, KeyError) as e:
         raise TaskError(f"{path}: expected name, version and tasks ({e})") from None
+
+
+def write_suite(root: Path, name: str, version: str, task_ids: list[str]) -> Suite:
+    """suite.toml with the hash of the tasks as they are now on disk."""
+    suite = Suite(name, version, tuple(task_ids), Path(root))
+    sha = suite.sha256()
+    text = (
+        "# The fixed suite: the order here is the order of every table.\n"
+        "# Written by tasks/build/build_suite.py; sha256 changes whenever any task file changes.\n"
+        f'name = "{name}"\nversion = "{version}"\n'
+        "tasks = [\n" + "".join(f'  "{t}",\n' for t in task_ids) + "]\n"
+        f'sha256 = "{sha}"\n'
+    )
+    (Path(root) / "suite.toml").write_text(text, encoding="utf-8")
+    return Suite(name, version, tuple(task_ids), Path(root), sha)

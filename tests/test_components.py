@@ -61,3 +61,20 @@ def test_protocol_cells(baseline_submissions):
     all_ids = [s.id for s in expand_all(list(subs.values()))]
     assert len(all_ids) == len(set(all_ids)) == 7
     assert all_ids[:3] == ["none@bm25", "none@minilm-l6", "none@minilm-l6-ft"]
+
+
+def test_candidates_restrict_the_ranking():
+    from benchmark.retrievers.bm25 import BM25Retriever
+    from benchmark.runner import search
+    from benchmark.task import Doc
+
+    corpus = {f"d{i}": Doc("", text) for i, text in enumerate(
+        ["rain and wind forecast", "rain boots for sale", "cheap flights to rome", "rain rain rain", "weather today"])}
+    retriever = BM25Retriever()
+    retriever.index(corpus)
+    queries = [Query("free", "rain forecast"), Query("bound", "rain forecast", candidates=("d1", "d2", "d4"))]
+    run = search(retriever, {q.id: q.text for q in queries}, queries, 2, len(corpus))
+    assert set(run["free"]) <= set(corpus) and "d0" in run["free"]
+    # Only candidates, in the order and with the scores of the unrestricted ranking; zero-score docs drop out.
+    full = retriever.search({"bound": "rain forecast"}, len(corpus))["bound"]
+    assert run["bound"] == {"d1": full["d1"]}

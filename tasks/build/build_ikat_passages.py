@@ -90,13 +90,19 @@ def main() -> None:
         "notes": (
             "Built by tasks/build/build_ikat_passages.py. One query per turn with response provenance; "
             "relevant documents are that turn's provenance passages (grade 1), searched among the "
-            f"{len(corpus)} pooled provenance passages of the 2023 train and test topics (not the "
-            "ClueWeb22 collection, so absolute scores are far higher than in TREC runs). "
+            f"{len(corpus)} pooled provenance passages of the 2023 train and test topics. "
             "context.history = earlier turns of the same topic (user utterances and system responses); "
             "context.profile = the topic's PTKB statements; explicit = resolved_utterance (oracle only; "
             "turn 12-1_12 has an empty resolved_utterance and falls back to its utterance). "
-            "Several test topics are variants of one conversation with different profiles, so some "
-            "utterances repeat across test topics. No dev split: the source has too few train topics."
+            "No dev split: the source has too few train topics. test has fewer than 1,000 queries, "
+            "so the suite's cap leaves it whole."
+        ),
+        "caveats": (
+            "The corpus is the pooled provenance passages, not the ClueWeb22 collection, so absolute "
+            "scores are far higher than in TREC runs. Provenance marks the passages the organisers "
+            "used for the response, not every relevant passage, so some unjudged passages may be "
+            "relevant. Several test topics are variants of one conversation with different profiles, "
+            "so some utterances repeat across test topics."
         ),
         "source_name": "TREC iKAT",
         "repo": "https://github.com/irlabamsterdam/iKAT",

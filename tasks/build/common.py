@@ -19,6 +19,15 @@ from benchmark.task import write_checksums
 TASKS_DIR = Path(__file__).resolve().parents[1]
 SOURCES_DIR = Path(os.environ.get("IQBENCH_SOURCES", TASKS_DIR.parents[1] / "shared" / "sources"))
 SEED = 20231  # the suite's build seed; changing it changes every task
+EVAL_CAP = 1000  # most queries per evaluation split: a local LLM augments the suite in hours
+
+
+def cap_queries(qids: Iterable[str], salt: str, cap: int = EVAL_CAP) -> list[str]:
+    """A seeded sample of at most `cap` query ids (all of them when fewer), in sorted order."""
+    qids = sorted(set(qids))
+    if len(qids) <= cap:
+        return qids
+    return sorted(rng(f"cap:{salt}").sample(qids, cap))
 
 
 def rng(salt: str) -> random.Random:
@@ -78,6 +87,7 @@ def write_task_toml(task_dir: Path, meta: dict, splits: dict[str, int], eval_spl
         f"eval_splits = {json.dumps(eval_splits)}",
         f"description = {toml_multiline(meta['description'])}",
         f"notes = {toml_multiline(meta['notes'])}",
+        f"caveats = {toml_multiline(meta['caveats'])}",
         "",
         "[source]",
         f"repo = {toml_string(meta['repo'])}",
