@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.task import write_checksums
+from benchmark.task import write_checksums, write_suite
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -71,7 +71,6 @@ def build_tiny_task(root: Path) -> Path:
     """tasks root with suite.toml and one task `tiny` (train/test), checksummed like a real task."""
     task = root / "tiny"
     (task / "qrels").mkdir(parents=True)
-    (root / "suite.toml").write_text('name = "iqbench-test"\nversion = "0.0"\ntasks = ["tiny"]\n')
     (task / "task.toml").write_text(
         'id = "tiny"\ntitle = "Tiny tool routing"\nfamily = "tool"\nmain_metric = "ndcg_cut_10"\n'
         'eval_splits = ["test"]\ndescription = "A fixture."\nnotes = ""\n'
@@ -91,6 +90,7 @@ def build_tiny_task(root: Path) -> Path:
             f.write(json.dumps({"_id": f"te{i}", "text": text, "context": ctx, "explicit": explicit}) + "\n")
             te.writelines(f"te{i}\t{d}\t1\n" for d in rel)
     write_checksums(task)
+    write_suite(root, "iqbench-test", "0.0", ["tiny"])
     return root
 
 

@@ -27,3 +27,25 @@ def test_recomputed_result_equals_committed(task_id, split, system_id, tmp_path)
     assert new["per_query"] == old["per_query"]
     assert new["metrics"] == old["metrics"]
     assert new["cost"]["added_tokens_mean"] == old["cost"]["added_tokens_mean"]
+
+
+def test_every_baseline_result_is_committed_and_current():
+    """The main command on a fresh clone recomputes nothing: every system of every committed
+    submission has a current result on every task and evaluation split (oracles where applicable)."""
+    from benchmark.augmenters import build_augmenter
+    from benchmark.results import is_current
+    from benchmark.runner import system_config
+    from benchmark.storage import sha256_json
+
+    suite = load_suite()
+    missing = []
+    for task_id in suite.task_ids:
+        task = suite.load(task_id)
+        for system in expand_all(load_submissions()):
+            if system.role == "oracle" and not any(q.explicit for q in task.queries.values()):
+                continue
+            config = sha256_json(system_config(system, build_augmenter(system.augmenter.use, system.augmenter.args).fingerprint()))
+            for split in task.eval_splits:
+                if not is_current(result_path(results_root(), task_id, split, system.id), task, config):
+                    missing.append(f"{task_id}/{split}/{system.id}")
+    assert not missing, f"{len(missing)} results missing or stale (run `make leaderboard`): {missing[:8]}"

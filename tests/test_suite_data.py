@@ -71,12 +71,13 @@ def test_ood_items_never_occur_in_train(task):
 
 
 def test_no_answer_leakage(task):
-    """No query carries its relevant document's text, nor an answer marker from the source."""
+    """No query carries an answer marker from the source, nor (except on the control task, whose
+    requests are explicit by design) its relevant document's text."""
     for split in task.eval_splits:
         for qid, rel in task.qrels[split].items():
             text = norm(task.queries[qid].text)
             assert "###" not in text and "api_call" not in text, qid
-            for did in rel:
+            for did in rel if task.card["family"] != "control" else ():
                 doc_text = norm(task.corpus[did].text)
                 assert len(doc_text) < 25 or doc_text not in text, (qid, did)
 

@@ -83,9 +83,10 @@ def main() -> None:
         "family": "conversational",
         "description": (
             "Turns of personal, multi-turn conversations (\"Can you help me find a diet for myself?\", "
-            "\"Which one is the fastest?\") whose answer depends on what was said earlier and on the "
-            "user's profile (\"I'm vegetarian\", \"I'm allergic to soybeans\"). The typed utterance "
-            "leaves both implicit; the context carries them, and a human rewrite makes them explicit."
+            "\"Which of the aforementioned ones is natural?\") whose answer depends on what was said "
+            "earlier and on the user's profile (\"I'm vegetarian\", \"I'm allergic to soybeans\"). The "
+            "typed utterance leaves both implicit; the context carries them, and a human rewrite makes "
+            "them explicit."
         ),
         "notes": (
             "Built by tasks/build/build_ikat_passages.py. One query per turn with response provenance; "

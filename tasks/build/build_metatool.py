@@ -43,13 +43,15 @@ def main() -> None:
     with (src / "data" / "all_clean_data.csv").open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
 
+    # A few generated requests end with a tool's description pasted verbatim: that is the answer.
+    tool_texts = [normalize_text(d) for d in descriptions.values()]
     merged: dict[str, tuple[str, set[str]]] = {}  # normalized text -> (first text, tools)
     dropped = 0
     for row in rows:
         text, tool = row["Query"].strip(), row["Tool"].strip()
         if tool not in descriptions:
             raise SystemExit(f"all_clean_data.csv: unknown tool {tool!r}")
-        if is_broken(text):
+        if is_broken(text) or any(d in normalize_text(text) for d in tool_texts):
             dropped += 1
             continue
         key = normalize_text(text)
@@ -98,7 +100,8 @@ def main() -> None:
         ),
         "notes": (
             f"Built by tasks/build/build_metatool.py (seeded). {dropped} rows dropped as broken "
-            "(model chatter such as 'Sure! Here is ...', merged CSV rows, fewer than two words); "
+            "(model chatter such as 'Sure! Here is ...', merged CSV rows, fewer than two words, a tool's "
+            "description pasted into the request); "
             "exact duplicate texts (case and whitespace folded) merged into one query with all their "
             f"tools relevant. {len(held_out)} of {len(tools)} tools ({HELD_OUT_SHARE:.0%}) are held out: "
             f"test_ood samples {OOD_SIZE} of the {len(ood_pool)} queries relevant only to them; "

@@ -62,7 +62,8 @@ def toml_string(value: str) -> str:
 
 def toml_multiline(value: str) -> str:
     assert "'''" not in value
-    return "'''\n" + value.strip() + "\n'''"
+    lines = [line.rstrip() for line in value.strip().splitlines()]  # no trailing spaces: hashes survive editors
+    return "'''\n" + "\n".join(lines) + "\n'''"
 
 
 def fresh_task_dir(task_id: str) -> Path:
