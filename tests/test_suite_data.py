@@ -120,3 +120,23 @@ def test_ikat_queries_carry_context_and_rewrite():
     assert first.context["profile"] and first.context["history"] == []
     assert len(later.context["history"]) == 4  # two earlier turns, user and assistant each
     assert all(q.explicit for q in task.queries.values())
+
+
+def test_apibench_hf_test_apis_are_unseen():
+    task = SUITE.load("apibench-hf")
+    docs = {split: {d for rel in task.qrels[split].values() for d in rel} for split in task.splits}
+    assert docs["test"] and not docs["test"] & (docs["train"] | docs["dev"])
+    assert not docs["dev"] & docs["train"]
+
+
+def test_ikat_ptkb_candidates_are_the_users_own_statements():
+    task = SUITE.load("ikat-ptkb")
+    for q in task.queries.values():
+        topic = q.id.rsplit("_", 1)[0]
+        assert {c.rsplit(":", 1)[0] for c in q.candidates} == {topic}, q.id
+        assert "profile" not in q.context  # the profile is what is retrieved
+
+
+def test_seal_tools_ids_carry_no_hint():
+    task = SUITE.load("seal-tools")
+    assert all(re.fullmatch(r"(train|test|test_ood)-\d{4}", qid) for qid in task.queries)
