@@ -128,6 +128,11 @@ def test_apibench_hf_test_apis_are_unseen():
     assert docs["test"] and not docs["test"] & (docs["train"] | docs["dev"])
     assert not docs["dev"] & docs["train"]
 
+    def without_call(did: str) -> str:  # near-copies: the same doc with another checkpoint
+        return "\n".join(ln for ln in task.corpus[did].text.splitlines() if not ln.startswith("API call:"))
+
+    assert not {without_call(d) for d in docs["test"]} & {without_call(d) for d in docs["train"]}
+
 
 def test_ikat_ptkb_candidates_are_the_users_own_statements():
     task = SUITE.load("ikat-ptkb")

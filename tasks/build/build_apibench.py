@@ -193,14 +193,17 @@ def dedupe(pairs: list[tuple[str, int]], stats: dict) -> list[tuple[str, int]]:
     return [(first[key], next(iter(golds[key]))) for key in first if key not in conflicts]
 
 
-def split_by_api(pairs: list[tuple[str, int]], salt: str) -> dict[str, list[tuple[str, int]]]:
-    golds = sorted({gold for _, gold in pairs})
-    rng(salt).shuffle(golds)
-    n_test, n_dev = round(TEST_SHARE * len(golds)), round(DEV_SHARE * len(golds))
-    split_of = {g: "test" for g in golds[:n_test]} | {g: "dev" for g in golds[n_test:n_test + n_dev]}
+def split_by_api(pairs: list[tuple[str, int]], apis: list[dict], salt: str) -> dict[str, list[tuple[str, int]]]:
+    """Seeded split by API, where APIs whose docs differ only in the api_call (base/large
+    checkpoints of one model) count as one API: test never holds a near-copy of a train doc."""
+    group = {gold: doc_text({**apis[gold], "api_call": ""}) for _, gold in pairs}
+    keys = sorted(set(group.values()))
+    rng(salt).shuffle(keys)
+    n_test, n_dev = round(TEST_SHARE * len(keys)), round(DEV_SHARE * len(keys))
+    split_of = {k: "test" for k in keys[:n_test]} | {k: "dev" for k in keys[n_test:n_test + n_dev]}
     splits = {"train": [], "dev": [], "test": []}
     for text, gold in pairs:
-        splits[split_of.get(gold, "train")].append((text, gold))
+        splits[split_of.get(group[gold], "train")].append((text, gold))
     return splits
 
 
@@ -270,7 +273,7 @@ def build_hf() -> None:
     stats = new_stats()
     pairs = load_queries("huggingface_eval.json", apis, rep, hf_model_names, stats)
     pairs = dedupe(pairs, stats)
-    splits = split_by_api(pairs, "apibench-hf:api-split")
+    splits = split_by_api(pairs, apis, "apibench-hf:api-split")
     task_dir, sizes = write_task("apibench-hf", docs, splits, doc_ids)
     n_apis = {split: len({gold for _, gold in ps}) for split, ps in splits.items()}
     per_api = Counter(gold for _, gold in pairs)
@@ -286,8 +289,9 @@ def build_hf() -> None:
             "recommend articles to users based on how similar the articles are to their previously liked "
             "articles.\", \"The user is interested in a tool to find relationships between medical terms.\") "
             f"and the right HuggingFace model API must be found among {len(docs)} API docs. The request does "
-            "not name the model, its library or its loading call: the API is implied by the task, the data "
-            "and the domain. Test APIs never occur in train."
+            "not name the model or its loading call: the API is implied by the task, the data and the "
+            "domain. Test APIs never occur in train, nor do near-copies of them (the same doc with another "
+            "checkpoint in its api_call)."
         ),
         "notes": (
             "Built by tasks/build/build_apibench.py (seeded). Documents: the "
@@ -306,10 +310,10 @@ def build_hf() -> None:
             "e.g. 'Hubert-large-ll60k', 'StreetCLIP') or quote its api_call are dropped; "
             f"{stats['duplicates']} repeated instructions (case and whitespace folded) are merged and "
             f"{stats['conflicts']} texts given different gold APIs are dropped. Upstream has no train file, so "
-            "the instructions are split by gold API, seeded: of the "
-            f"{sum(n_apis.values())} gold APIs, {TEST_SHARE:.0%} go to test ({n_apis['test']}), "
-            f"{DEV_SHARE:.0%} to dev ({n_apis['dev']}), the rest to train ({n_apis['train']}), with all their "
-            "instructions. The test split is therefore an unseen-API (out-of-distribution) split: fine-tuning "
+            "the instructions are split by gold API, seeded, APIs whose docs differ only in the api_call "
+            f"counting as one: {TEST_SHARE:.0%} of these groups go to test, {DEV_SHARE:.0%} to dev, the rest "
+            f"to train, with all their instructions ({n_apis['test']} / {n_apis['dev']} / {n_apis['train']} "
+            "gold APIs). The test split is therefore an unseen-API (out-of-distribution) split: fine-tuning "
             "never sees its APIs, and dev APIs are unseen in train too. An API has 1 to "
             f"{max(per_api.values())} instructions ({sum(n == 1 for n in per_api.values())} APIs have one)."
         ),

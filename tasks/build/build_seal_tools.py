@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 
 from common import (
-    SOURCES_DIR, cap_queries, finish_task, fresh_task_dir, normalize_text, source_commit, write_jsonl, write_qrels,
+    SOURCES_DIR, cap_queries, finish_task, fresh_task_dir, normalize_text, rng, source_commit, write_jsonl,
+    write_qrels,
 )
 
 SPLIT_FILES = {"train": "dev.jsonl", "test": "test_in_domain.jsonl", "test_ood": "test_out_domain.jsonl"}
@@ -113,7 +114,8 @@ def main() -> None:
     queries, sizes, literal, multi = [], {}, {}, {}
     for name, items in splits.items():
         source_ids = sorted(items, key=lambda q: (q.rsplit("-", 1)[0], int(q.rsplit("-", 1)[1])))
-        # Renumbered: the source ids say "easy" (one tool) or "difficult" (several), a hint.
+        # Renumbered in a seeded order: the source ids say "easy" (one tool) or "difficult" (several).
+        rng(f"seal-tools:order:{name}").shuffle(source_ids)
         qids = {f"{name}-{n:04d}": sid for n, sid in enumerate(source_ids)}
         queries += [{"_id": qid, "text": items[sid][0], "context": {}} for qid, sid in qids.items()]
         write_qrels(task_dir / "qrels" / f"{name}.tsv", {qid: {g: 1 for g in items[sid][1]} for qid, sid in qids.items()})
@@ -121,6 +123,8 @@ def main() -> None:
         literal[name] = sum(1 for text, golds in items.values() if mentions_gold(text, golds))
         multi[name] = sum(1 for _, golds in items.values() if len(golds) > 1)
     write_jsonl(task_dir / "queries.jsonl", queries)
+    seen_all = sum(set(golds) <= train_tools for _, golds in splits["test"].values())
+    seen_none = sum(not set(golds) & train_tools for _, golds in splits["test"].values())
 
     fields = len({tool["field"].split("/")[0] for tool in tools.values()})
     meta = {
@@ -141,8 +145,8 @@ def main() -> None:
             "'Parameters: name: description; ...' with required parameters first (parameter descriptions "
             f"over {PARAM_CHARS} characters cut at a word). Queries: dev.jsonl is train (the source's "
             "train.jsonl was not available), test_in_domain.jsonl is test, test_out_domain.jsonl is test_ood; "
-            "text = the request as given, empty context, query ids renumbered <split>-NNNN in source order (the "
-            "source ids name the difficulty, a hint at the number of tools); relevant = the distinct "
+            "text = the request as given, empty context, query ids renumbered <split>-NNNN in a seeded order "
+            "(the source ids name the difficulty, a hint at the number of tools); relevant = the distinct "
             f"APIs in `calling` (grade 1). Every gold API is in tool.jsonl ({counts['missing_gold']} missing, "
             f"{counts['no_gold']} queries dropped for it). Queries whose text (case and whitespace folded) "
             f"equals a train query are dropped from test and test_ood: {per_split(dropped_dup)}. Seal-Tools' "
@@ -159,7 +163,9 @@ def main() -> None:
             "descriptions more closely than real users would, and many tools are near-duplicates "
             "(checkIn / checkInGuest; getCurrentWeather / getDestinationWeather): some 'wrong' tools are "
             "defensible and scores are a lower bound. test_ood keeps only the queries whose tools are all "
-            "unseen in train, which skews it toward single-tool requests. The citation is not published by "
+            "unseen in train, which skews it toward single-tool requests. test is in-domain for the source's "
+            f"train.jsonl, not for dev.jsonl used here as train: only {seen_all} of its {len(splits['test'])} "
+            f"queries have all their tools among train targets and {seen_none} have none. The citation is not published by "
             "the authors: it was assembled from the arXiv record (2405.08355; citation key and primaryClass "
             "unverified); the paper also appeared at NLPCC 2024 "
             "(doi:10.1007/978-981-97-9434-8_29)."
