@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmark.metrics import MAIN_METRIC
 from benchmark.protocol import ROLES
 from benchmark.results import iter_results
 
@@ -15,6 +16,10 @@ class Cell:
     added_tokens: float
     llm_tokens: float
     official: bool
+    per_query: dict[str, float]
+    """The main metric per query: what significance tests pair."""
+    path: Path
+    """The result file (provenance, manifest hash)."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,8 @@ def build_board(results_dir: Path, task_order: list[str] | None = None) -> Board
         cost = rec["cost"]
         row.cells[col] = Cell(rec["metrics"], cost["added_tokens_mean"],
                               cost["llm_prompt_tokens_mean"] + cost["llm_completion_tokens_mean"],
-                              task.get("official", True))
+                              task.get("official", True),
+                              {q: v[MAIN_METRIC] for q, v in rec["per_query"].items()}, stored.path)
     task_rank = {t: i for i, t in enumerate(task_order or [])}
     split_rank = {s: i for i, s in enumerate(SPLIT_ORDER)}
     ordered_cols = sorted(columns, key=lambda c: (task_rank.get(c[0], len(task_rank)), c[0], split_rank.get(c[1], 9), c[1]))

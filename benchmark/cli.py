@@ -104,6 +104,17 @@ def show(results: Path, task_order: list[str], metric: str = "ndcg_cut_10") -> N
         console.print(table)
 
 
+def cmd_render(args: argparse.Namespace) -> int:
+    from leaderboard.render import render_site
+    from leaderboard.view import build_leaderboard
+
+    board = build_leaderboard(args.results, load_suite(args.tasks), load_submissions(args.submissions))
+    index = render_site(board, args.out, args.results)
+    console.print(f"Leaderboard: {len(board.rows)} systems, {board.results} results -> {index.resolve().as_uri()}",
+                  highlight=False, soft_wrap=True)
+    return 0
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     show(args.results, list(load_suite(args.tasks).task_ids), args.metric)
     return 0
@@ -131,6 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run on tasks that do not match their SHA256SUMS (results are marked unofficial)")
     p.add_argument("--no-table", action="store_true", help="do not print the results table afterwards")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("render", help="render the HTML leaderboard from the results (no evaluation)")
+    p.add_argument("--results", type=Path, default=results_root())
+    p.add_argument("--submissions", type=Path, default=submissions_root(), help="folder of submissions")
+    p.add_argument("--out", type=Path, default=results_root().parent / "site", help="site folder (default: site/)")
+    p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("show", help="results table in the terminal")
     p.add_argument("--results", type=Path, default=results_root())

@@ -1,0 +1,92 @@
+"""Downloads for papers: CSV of every cell, a booktabs LaTeX table, BibTeX for suite and sources."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from benchmark import __version__
+from benchmark.metrics import LABELS, METRICS
+from leaderboard.view import Leaderboard
+
+SUITE_BIBTEX = """@misc{{iqbench,
+  title        = {{iqbench: a benchmark for implicit-query retrieval, augmentation versus fine-tuning}},
+  note         = {{Suite {name} {version}, suite sha256 {sha}; harness version {harness}}},
+  year         = {{2026}}
+}}
+"""
+
+CSV_FIELDS = ("system", "role", "submission", "reference", "task", "split", "family", "unseen", *METRICS,
+              "added_tokens_per_query", "llm_tokens_per_query", "delta_vs_reference", "ci_low", "ci_high",
+              "p_value", "p_holm", "verdict", "official")
+
+
+def to_csv(board: Leaderboard) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_FIELDS)
+    for row in board.rows:
+        for col in board.columns:
+            cell = row.cells.get(col.key)
+            if cell is None:
+                continue
+            c = cell.comparison
+            writer.writerow([
+                row.system_id, row.role, row.submission or "", row.reference, col.task_id, col.split, col.family,
+                int(col.unseen), *(f"{cell.cell.metrics[m]:.6f}" for m in METRICS),
+                f"{cell.cell.added_tokens:.2f}", f"{cell.cell.llm_tokens:.2f}",
+                *((f"{c.delta:.6f}", f"{c.ci_low:.6f}", f"{c.ci_high:.6f}", f"{c.p_value:.6f}",
+                   f"{cell.adjusted_p:.6f}", cell.verdict) if c else ("", "", "", "", "", "")),
+                int(cell.cell.official),
+            ])
+    return out.getvalue()
+
+
+def latex_escape(text: str) -> str:
+    replacements = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+    return re.sub(r"[\\&%$#_{}~^]", lambda m: replacements[m.group()], text)
+
+
+def to_latex(board: Leaderboard) -> str:
+    """The main board: nDCG@10 per task split, the suite mean and the added tokens; a dagger marks
+    a significant difference from the fine-tuned reference (Holm-corrected, p < 0.05)."""
+    cols = board.columns
+    lines = [
+        "% iqbench " + f"{board.suite.name} {board.suite.version}; requires \\usepackage{{booktabs}}",
+        r"\begin{tabular}{l" + "r" * (len(cols) + 2) + "}",
+        r"\toprule",
+        "System & " + " & ".join(latex_escape(c.label) for c in cols) + r" & Mean & +Tokens \\",
+        r"\midrule",
+    ]
+    for row in board.rows:
+        cells = []
+        for col in cols:
+            cell = row.cells.get(col.key)
+            if cell is None:
+                cells.append("--")
+            else:
+                mark = r"$^\dagger$" if cell.verdict in ("better", "worse") else ""
+                cells.append(f"{cell.main:.3f}{mark}")
+        name = latex_escape(row.system_id) + (" (ref.)" if row.role == "reference" else "") + (
+            " (oracle)" if row.role == "oracle" else "")
+        mean = row.mean_main
+        lines.append(f"{name} & " + " & ".join(cells)
+                     + f" & {mean:.3f} & {row.mean('added_tokens') or 0:.0f} \\\\")
+    lines += [r"\bottomrule", r"\end{tabular}", ""]
+    lines.insert(0, f"% {LABELS['ndcg_cut_10']}; dagger: significantly different from the fine-tuned reference")
+    return "\n".join(lines)
+
+
+def to_bibtex(board: Leaderboard) -> str:
+    """The suite's entry, then each task source's verified entry once (tasks can share a source)."""
+    entries = [SUITE_BIBTEX.format(name=board.suite.name, version=board.suite.version, sha=board.suite_sha,
+                                   harness=__version__)]
+    sources: dict[str, tuple[list[str], str]] = {}
+    for task_id in board.suite.task_ids:
+        citation = str(board.suite.load(task_id).card["source"]["citation"]).strip()
+        key = citation.split("{", 1)[1].split(",", 1)[0]
+        sources.setdefault(key, ([], citation))[0].append(task_id)
+    entries += [f"% {', '.join(tasks)}\n{citation}\n" for tasks, citation in sources.values()]
+    return "\n".join(entries)

@@ -1,0 +1,234 @@
+"""The leaderboard as data: rows, columns, significance and verdicts, with no HTML in sight.
+
+Built from the result JSONs (benchmark.board) and the suite's task cards; the templates only
+lay this out. Every comparison is a system against its own fine-tuned reference on the same
+queries; Holm's correction runs over every comparison the board shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import fmean
+from typing import Mapping
+
+from benchmark.board import Board, Cell, build_board
+from benchmark.metrics import MAIN_METRIC
+from benchmark.stats import Comparison, compare, holm, verdict
+from benchmark.submission import Submission
+from benchmark.task import Suite
+
+UNSEEN_SPLITS = ("test_ood",)
+
+
+@dataclass(frozen=True)
+class Column:
+    task_id: str
+    split: str
+    family: str
+    unseen: bool
+    """Queries whose relevant items never occur in train (fine-tuning's blind spot)."""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.task_id, self.split)
+
+    @property
+    def label(self) -> str:
+        return f"{self.task_id}/{self.split}"
+
+
+@dataclass(frozen=True)
+class CellView:
+    cell: Cell
+    comparison: Comparison | None = None
+    adjusted_p: float | None = None
+    verdict: str | None = None
+    """'better' / 'same' / 'worse' than the fine-tuned reference; None for the reference itself."""
+
+    @property
+    def main(self) -> float:
+        return self.cell.metrics[MAIN_METRIC]
+
+
+@dataclass(frozen=True)
+class RowView:
+    system_id: str
+    role: str
+    submission: str | None
+    reference: str
+    cells: Mapping[tuple[str, str], CellView]
+    rank: int | None = None
+    """Position by mean nDCG@10; oracle rows are never ranked."""
+
+    def mean(self, attribute: str) -> float | None:
+        values = [_value(c, attribute) for c in self.cells.values()]
+        values = [v for v in values if v is not None]
+        return fmean(values) if values else None
+
+    @property
+    def mean_main(self) -> float | None:
+        return self.mean("main")
+
+    @property
+    def counts(self) -> dict[str, int]:
+        out = {"better": 0, "same": 0, "worse": 0}
+        for c in self.cells.values():
+            if c.verdict:
+                out[c.verdict] += 1
+        return out
+
+
+def _value(cell: CellView, attribute: str) -> float | None:
+    if attribute == "main":
+        return cell.main
+    if attribute == "delta":
+        return cell.comparison.delta if cell.comparison else None
+    if attribute in ("added_tokens", "llm_tokens"):
+        return getattr(cell.cell, attribute)
+    return cell.cell.metrics.get(attribute)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The protocol's 2x2 for one augmenter, averaged over the task splits where all four exist."""
+
+    submission: str
+    title: str
+    role: str
+    columns: list[str]
+    baseline: float
+    reference: float
+    augmented: float
+    augmented_finetuned: float
+    added_tokens: float
+    llm_tokens: float
+    on_top: dict[str, int]
+    """Verdicts of augmentation on top of fine-tuning against the reference, per task split."""
+    alone: dict[str, int]
+    """Verdicts of augmentation on the pretrained retriever against the fine-tuned reference."""
+    ids: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def gap_closed(self) -> float | None:
+        gap = self.reference - self.baseline
+        return (self.augmented - self.baseline) / gap if gap > 1e-9 else None
+
+    @property
+    def sentences(self) -> list[str]:
+        tokens = f"+{self.added_tokens:,.0f} tokens/query" + (
+            f" and {self.llm_tokens:,.0f} LLM tokens" if self.llm_tokens else "")
+        first = (f"On the pretrained retriever it moves nDCG@10 from {self.baseline:.3f} to {self.augmented:.3f}"
+                 f" at {tokens}")
+        if self.gap_closed is not None and self.gap_closed >= 0:
+            first += (f": it closes {self.gap_closed:.0%} of the gap to fine-tuning, which alone reaches "
+                      f"{self.reference:.3f} at no extra tokens.")
+        elif self.gap_closed is not None:
+            first += (f": it falls further behind fine-tuning, which alone reaches {self.reference:.3f} at no "
+                      "extra tokens.")
+        else:
+            first += f"; fine-tuning alone does not beat the pretrained retriever here ({self.reference:.3f})."
+        n = sum(self.on_top.values())
+        delta = self.augmented_finetuned - self.reference
+        if self.on_top["better"] == 0 and self.on_top["worse"] == 0:
+            second = f"It adds nothing significant on top of fine-tuning ({delta:+.3f} nDCG@10, {n} task splits)."
+        else:
+            second = (f"On top of fine-tuning it changes nDCG@10 by {delta:+.3f}: significantly better on "
+                      f"{self.on_top['better']}, worse on {self.on_top['worse']} of {n} task splits.")
+        return [first, second]
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    suite: Suite
+    suite_sha: str
+    columns: list[Column]
+    rows: list[RowView]
+    verdicts: list[Verdict]
+    submissions: Mapping[str, Submission]
+    results: int
+
+    @property
+    def families(self) -> list[str]:
+        return sorted({c.family for c in self.columns})
+
+    def row(self, system_id: str) -> RowView | None:
+        return next((r for r in self.rows if r.system_id == system_id), None)
+
+
+def _compare_all(board: Board) -> dict[tuple[str, tuple[str, str]], tuple[Comparison, float]]:
+    """Every shown system-versus-reference comparison, with Holm-adjusted p-values."""
+    rows = {r.system_id: r for r in board.rows}
+    found: dict[tuple[str, tuple[str, str]], Comparison] = {}
+    for row in board.rows:
+        ref = rows.get(row.reference)
+        if ref is None or row.system_id == row.reference:
+            continue
+        for col, cell in row.cells.items():
+            ref_cell = ref.cells.get(col)
+            if ref_cell is not None and ref_cell.per_query.keys() == cell.per_query.keys():
+                found[(row.system_id, col)] = compare(cell.per_query, ref_cell.per_query)
+    keys = sorted(found)
+    adjusted = holm([found[k].p_value for k in keys])
+    return {k: (found[k], p) for k, p in zip(keys, adjusted)}
+
+
+def _verdicts(rows: list[RowView], submissions: Mapping[str, Submission]) -> list[Verdict]:
+    by_id = {r.system_id: r for r in rows}
+    out = []
+    for sub_name in sorted({r.submission for r in rows if r.submission}):
+        mine = [r for r in rows if r.submission == sub_name]
+        pre = next((r for r in mine if not r.system_id.endswith("-ft")), None)
+        ft = next((r for r in mine if r.system_id.endswith("-ft")), None)
+        if pre is None or ft is None or ft.reference not in by_id:
+            continue
+        reference = by_id[ft.reference]
+        baseline = by_id.get("none@" + pre.system_id.split("@", 1)[1])
+        if baseline is None:
+            continue
+        cols = [c for c in pre.cells if c in ft.cells and c in reference.cells and c in baseline.cells]
+        if not cols:
+            continue
+        sub = submissions.get(sub_name)
+        out.append(Verdict(
+            submission=sub_name, title=sub.manifest.submission.title if sub else sub_name, role=pre.role,
+            columns=[f"{t}/{s}" for t, s in cols],
+            baseline=fmean(baseline.cells[c].main for c in cols), reference=fmean(reference.cells[c].main for c in cols),
+            augmented=fmean(pre.cells[c].main for c in cols), augmented_finetuned=fmean(ft.cells[c].main for c in cols),
+            added_tokens=fmean(pre.cells[c].cell.added_tokens for c in cols),
+            llm_tokens=fmean(pre.cells[c].cell.llm_tokens for c in cols),
+            on_top=_count(ft, cols), alone=_count(pre, cols),
+            ids={"baseline": baseline.system_id, "reference": reference.system_id,
+                 "augmented": pre.system_id, "augmented_finetuned": ft.system_id},
+        ))
+    return out
+
+
+def _count(row: RowView, cols: list[tuple[str, str]]) -> dict[str, int]:
+    out = {"better": 0, "same": 0, "worse": 0}
+    for c in cols:
+        if row.cells[c].verdict:
+            out[row.cells[c].verdict] += 1
+    return out
+
+
+def build_leaderboard(results_dir: Path, suite: Suite, submissions: list[Submission]) -> Leaderboard:
+    board = build_board(results_dir, list(suite.task_ids))
+    cards = {tid: suite.load(tid).card for tid in suite.task_ids}
+    columns = [Column(t, s, str(cards.get(t, {}).get("family", "other")), s in UNSEEN_SPLITS) for t, s in board.columns]
+    stats = _compare_all(board)
+    rows = []
+    for row in board.rows:
+        cells = {}
+        for col, cell in row.cells.items():
+            found = stats.get((row.system_id, col))
+            cells[col] = (CellView(cell, found[0], found[1], verdict(found[0].delta, found[1])) if found
+                          else CellView(cell))
+        rows.append(RowView(row.system_id, row.role, row.submission, row.reference, cells))
+    ranked = sorted((r for r in rows if r.role != "oracle"), key=lambda r: -(r.mean_main or 0.0))
+    ranks = {r.system_id: i for i, r in enumerate(ranked, 1)}
+    rows = sorted((RowView(r.system_id, r.role, r.submission, r.reference, r.cells, ranks.get(r.system_id))
+                   for r in rows), key=lambda r: (r.rank is None, r.rank or 0, r.system_id))
+    subs = {s.name: s for s in submissions}
+    return Leaderboard(suite, suite.sha256(), columns, rows, _verdicts(rows, subs), subs,
+                       sum(len(r.cells) for r in rows))
