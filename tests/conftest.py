@@ -73,7 +73,9 @@ def build_tiny_task(root: Path) -> Path:
     (task / "qrels").mkdir(parents=True)
     (task / "task.toml").write_text(
         'id = "tiny"\ntitle = "Tiny tool routing"\nfamily = "tool"\nmain_metric = "ndcg_cut_10"\n'
-        'eval_splits = ["test"]\ndescription = "A fixture."\nnotes = ""\n'
+        'eval_splits = ["test"]\ndescription = "A fixture."\nnotes = ""\ncaveats = ""\n\n'
+        '[source]\nrepo = "https://example.org/tiny"\ncommit = "0000000000000000000000000000000000000000"\n'
+        'license = "CC0-1.0"\ncitation = "@misc{tiny, title = {Tiny}}"\n'
     )
     (task / "LICENSE").write_text("CC0: written for the iqbench tests.\n")
     with (task / "corpus.jsonl").open("w") as f:

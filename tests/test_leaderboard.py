@@ -1,0 +1,187 @@
+"""The leaderboard's view model, exports and HTML, from result files with known per-query values."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmark.metrics import METRICS
+from benchmark.results import SCHEMA, result_path, write_result
+from benchmark.submission import load_submissions
+from benchmark.task import load_suite
+from leaderboard.chart import pareto
+from leaderboard.exports import latex_escape, to_bibtex, to_csv, to_latex
+from leaderboard.render import http_url, render_site
+from leaderboard.view import build_leaderboard
+
+QIDS = [f"te{i}" for i in range(6)]  # the tiny task's test queries
+# Per-query nDCG@10 by system: the reference is perfect on the first four queries; the augmenter
+# on the pretrained retriever matches it on three; on top of fine-tuning it changes nothing.
+SCORES = {
+    "none@minilm-l6": [0.0, 0.0, 0.0, 0.0, 0.5, 0.5],
+    "none@minilm-l6-ft": [1.0, 1.0, 1.0, 1.0, 0.5, 0.5],
+    "xss@minilm-l6": [1.0, 1.0, 1.0, 0.0, 0.5, 0.5],
+    "xss@minilm-l6-ft": [1.0, 1.0, 1.0, 1.0, 0.5, 0.5],
+}
+ROLES = {"none@minilm-l6": "baseline", "none@minilm-l6-ft": "reference"}
+TITLE = "<script>window.__pwned = 1</script> Rewrite & expand"
+
+
+def record(system_id: str, values: list[float], tokens: float) -> dict:
+    per_query = {q: {m: (v if m == "ndcg_cut_10" else 0.0) for m in METRICS} for q, v in zip(QIDS, values)}
+    return {
+        "schema": SCHEMA,
+        "system": {"id": system_id, "role": ROLES.get(system_id, "submission"),
+                   "submission": None if system_id in ROLES else "xss", "reference": "none@minilm-l6-ft"},
+        "task": {"id": "tiny", "split": "test", "official": True, "queries": len(QIDS)},
+        "metrics": {m: sum(pq[m] for pq in per_query.values()) / len(QIDS) for m in METRICS},
+        "per_query": per_query,
+        "cost": {"added_tokens_mean": tokens, "llm_prompt_tokens_mean": 2 * tokens,
+                 "llm_completion_tokens_mean": tokens},
+        "provenance": {"harness": "test"},
+    }
+
+
+@pytest.fixture()
+def board(tiny_root: Path, tmp_path: Path):
+    results = tmp_path / "results"
+    for system_id, values in SCORES.items():
+        tokens = 40.0 if system_id.startswith("xss") else 0.0
+        write_result(result_path(results, "tiny", "test", system_id), record(system_id, values, tokens))
+    subs = tmp_path / "submissions" / "xss"
+    subs.mkdir(parents=True)
+    (subs / "submission.toml").write_text(
+        f'[submission]\nname = "xss"\ntitle = {json.dumps(TITLE)}\nauthors = ["A. Tester"]\n'
+        'paper = "javascript:alert(1)"\n\n[augmenter]\nuse = "context"\n\n'
+        '[retriever]\nuse = "dense"\nargs = {{ model = "minilm-l6" }}\n'.replace("{{", "{").replace("}}", "}"))
+    return build_leaderboard(results, load_suite(tiny_root), load_submissions(tmp_path / "submissions")), results
+
+
+def test_rows_ranks_and_significance(board):
+    lb, _ = board
+    rows = {r.system_id: r for r in lb.rows}
+    assert [r.system_id for r in lb.rows][:2] in (["none@minilm-l6-ft", "xss@minilm-l6-ft"],
+                                                 ["xss@minilm-l6-ft", "none@minilm-l6-ft"])
+    assert rows["none@minilm-l6"].rank == 4 and rows["none@minilm-l6"].mean_main == pytest.approx(1 / 6)
+    cell = rows["none@minilm-l6"].cells[("tiny", "test")]
+    # Four queries each lose 1.0: exact sign-flip p = 2/16 (both all-same-sign patterns); Holm over three
+    # comparisons (p = 0.125, 0.5, 1.0) multiplies the smallest by 3.
+    assert cell.comparison.delta == pytest.approx(-4 / 6) and cell.comparison.p_value == pytest.approx(0.125)
+    assert cell.adjusted_p == pytest.approx(0.375) and cell.verdict == "same"
+    same = rows["xss@minilm-l6-ft"].cells[("tiny", "test")]
+    assert (same.comparison.delta, same.comparison.p_value, same.verdict) == (0.0, 1.0, "same")
+    assert rows["none@minilm-l6-ft"].cells[("tiny", "test")].comparison is None
+
+
+def test_verdict_in_numbers_and_words(board):
+    lb, _ = board
+    [v] = lb.verdicts
+    assert (v.baseline, v.reference, v.augmented, v.augmented_finetuned) == pytest.approx((1 / 6, 5 / 6, 4 / 6, 5 / 6))
+    assert v.gap_closed == pytest.approx(0.75) and v.llm_tokens == pytest.approx(120.0)
+    first, second = v.sentences
+    assert "closes 75% of the gap to fine-tuning" in first and "+40 tokens/query" in first
+    assert second.startswith("It adds nothing significant on top of fine-tuning (+0.000")
+
+
+def test_exports(board):
+    lb, _ = board
+    rows = list(csv.DictReader(io.StringIO(to_csv(lb))))
+    assert len(rows) == 4 and {r["system"] for r in rows} == set(SCORES)
+    base = next(r for r in rows if r["system"] == "none@minilm-l6")
+    assert base["ndcg_cut_10"] == "0.166667" and base["p_holm"] == "0.375000" and base["verdict"] == "same"
+    assert next(r for r in rows if r["role"] == "reference")["p_value"] == ""
+    tex = to_latex(lb)
+    assert r"\toprule" in tex and r"\bottomrule" in tex and "xss@minilm-l6-ft & 0.833 & 0.833 & 40" in tex
+    assert "none@minilm-l6-ft (ref.) & 0.833" in tex
+    assert latex_escape("a_b & 50% #1") == r"a\_b \& 50\% \#1"
+    bib = to_bibtex(lb)
+    assert bib.startswith("@misc{iqbench,") and lb.suite_sha in bib
+
+
+def test_pareto_frontier():
+    points = [(0, 0.5, "a"), (10, 0.6, "b"), (5, 0.4, "c"), (20, 0.6, "d"), (30, 0.7, "e")]
+    assert [p[2] for p in pareto(points)] == ["a", "b", "e"]
+
+
+def test_only_http_links():
+    assert http_url("https://example.org/paper") == "https://example.org/paper"
+    assert http_url("javascript:alert(1)") is None and http_url("data:text/html,x") is None and http_url(None) is None
+
+
+def test_site_files_and_escaping(board, tmp_path):
+    lb, results = board
+    index = render_site(lb, tmp_path / "site", results)
+    site = index.parent
+    for name in ("index.html", "verdict.html", "downloads.html", "tasks/tiny.html", "submissions/xss.html",
+                 "downloads/iqbench.csv", "downloads/iqbench.tex", "downloads/iqbench.bib", "assets/board.js",
+                 "downloads/results/tiny/test/xss@minilm-l6.json"):
+        assert (site / name).is_file(), name
+    page = (site / "submissions" / "xss.html").read_text()
+    assert "<script>window.__pwned" not in page and "&lt;script&gt;window.__pwned" in page
+    assert 'href="javascript:' not in page
+    assert "<svg" in index.read_text() and "http://" not in index.read_text().split("<svg", 1)[0]
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture()
+def browser():
+    import os
+
+    if not CHROMIUM.exists():
+        if os.environ.get("IQBENCH_REQUIRE_BROWSER"):
+            pytest.fail("IQBENCH_REQUIRE_BROWSER is set but /usr/bin/chromium is missing (apt-get install chromium)")
+        pytest.skip("no /usr/bin/chromium (Debian package chromium); .ci/run installs it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+def test_site_in_a_real_browser(board, tmp_path, browser):
+    from conftest import REPO
+
+    lb, results = board
+    index = render_site(lb, tmp_path / "site", results)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(index.as_uri())
+
+    def systems() -> list[str]:
+        return page.eval_on_selector_all("#board tbody tr", "rows => rows.map(r => r.children[1].textContent.trim())")
+
+    ranked = systems()
+    assert ranked[-1] == "none@minilm-l6"  # rank order: the pretrained baseline is last
+    page.click("#board thead th:nth-child(2)")  # sort by system name
+    assert systems() == sorted(ranked)
+    page.click("#board thead th:nth-child(2)")
+    assert systems() == sorted(ranked, reverse=True)
+    page.click("#board thead th:nth-child(4)")  # mean nDCG@10, highest first
+    assert systems()[-1] == "none@minilm-l6"
+
+    page.select_option("#role-filter", "baseline")
+    visible = page.eval_on_selector_all("#board tbody tr:not(.hidden)", "rows => rows.length")
+    assert visible == 1
+    page.select_option("#role-filter", "")
+    assert page.locator("#chart svg").count() == 1
+    shots = REPO / "build" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / "index.png"), full_page=True)
+
+    page.goto((index.parent / "submissions" / "xss.html").as_uri())
+    assert page.evaluate("window.__pwned === undefined")
+    assert "<script>window.__pwned = 1</script> Rewrite & expand" in page.locator("h1").inner_text()
+    page.goto((index.parent / "verdict.html").as_uri())
+    assert "closes 75% of the gap" in page.content()
+    assert not problems, problems
