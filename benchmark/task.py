@@ -159,6 +159,17 @@ def _read_qrels(path: Path, queries: Mapping[str, Query], corpus: Mapping[str, D
     return qrels
 
 
+def read_card(task_dir: Path) -> dict[str, Any]:
+    """task.toml alone (no data files read): what pages and citations need."""
+    path = Path(task_dir) / "task.toml"
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TaskError(f"{path}: no such file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise TaskError(f"{path}: {e}") from None
+
+
 def load_task(task_dir: Path, allow_modified: bool = False) -> Task:
     """Load and verify one task folder; a modified task raises unless allow_modified (then unofficial)."""
     task_dir = Path(task_dir)
@@ -170,10 +181,7 @@ def load_task(task_dir: Path, allow_modified: bool = False) -> Task:
             f"task {task_dir.name!r} does not match its SHA256SUMS: " + "; ".join(problems)
             + ". Restore the files (git checkout) or rebuild the task; results on a modified task are unofficial."
         )
-    try:
-        card = tomllib.loads((task_dir / "task.toml").read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        raise TaskError(f"{task_dir / 'task.toml'}: {e}") from None
+    card = read_card(task_dir)
     corpus = {r["_id"]: Doc(str(r.get("title", "")), str(r.get("text", ""))) for r in _read_jsonl(task_dir / "corpus.jsonl")}
     queries = {}
     for r in _read_jsonl(task_dir / "queries.jsonl"):
@@ -206,6 +214,11 @@ class Suite:
         if task_id not in self.task_ids:
             raise TaskError(f"unknown task {task_id!r}; the suite has: {', '.join(self.task_ids)}")
         return load_task(self.root / task_id, allow_modified)
+
+    def card(self, task_id: str) -> dict[str, Any]:
+        if task_id not in self.task_ids:
+            raise TaskError(f"unknown task {task_id!r}; the suite has: {', '.join(self.task_ids)}")
+        return read_card(self.root / task_id)
 
     def sha256(self) -> str:
         """Changes whenever any task file changes: a hash over every task's sha (which, for a

@@ -84,8 +84,8 @@ def to_bibtex(board: Leaderboard) -> str:
     entries = [SUITE_BIBTEX.format(name=board.suite.name, version=board.suite.version, sha=board.suite_sha,
                                    harness=__version__)]
     sources: dict[str, tuple[list[str], str]] = {}
-    for task_id in board.suite.task_ids:
-        citation = str(board.suite.load(task_id).card["source"]["citation"]).strip()
+    for task_id, card in board.cards.items():
+        citation = str(card["source"]["citation"]).strip()
         key = citation.split("{", 1)[1].split(",", 1)[0]
         sources.setdefault(key, ([], citation))[0].append(task_id)
     entries += [f"% {', '.join(tasks)}\n{citation}\n" for tasks, citation in sources.values()]

@@ -77,8 +77,7 @@ def render_site(board: Leaderboard, out_dir: Path, results_dir: Path) -> Path:
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
     try:
         env = _environment()
-        cards = {tid: board.suite.load(tid).card for tid in board.suite.task_ids}
-        common = {"board": board, "cards": cards, "chart": Markup(cost_quality_svg(board))}
+        common = {"board": board, "cards": board.cards, "chart": Markup(cost_quality_svg(board))}
         (tmp / "tasks").mkdir()
         (tmp / "submissions").mkdir()
         (tmp / "downloads").mkdir()
@@ -86,7 +85,7 @@ def render_site(board: Leaderboard, out_dir: Path, results_dir: Path) -> Path:
         _write(tmp / "index.html", env.get_template("index.html").render(root=".", page="index", **common))
         _write(tmp / "verdict.html", env.get_template("verdict.html").render(root=".", page="verdict", **common))
         _write(tmp / "downloads.html", env.get_template("downloads.html").render(root=".", page="downloads", **common))
-        for task_id, card in cards.items():
+        for task_id, card in board.cards.items():
             columns = [c for c in board.columns if c.task_id == task_id]
             _write(tmp / "tasks" / f"{page_name(task_id)}.html", env.get_template("task.html").render(
                 root="..", page="task", task_id=task_id, card=card, columns=columns, **common))

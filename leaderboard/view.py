@@ -147,6 +147,8 @@ class Leaderboard:
     verdicts: list[Verdict]
     submissions: Mapping[str, Submission]
     results: int
+    cards: Mapping[str, Mapping]
+    """Task cards (task.toml) in suite order."""
 
     @property
     def families(self) -> list[str]:
@@ -214,7 +216,7 @@ def _count(row: RowView, cols: list[tuple[str, str]]) -> dict[str, int]:
 
 def build_leaderboard(results_dir: Path, suite: Suite, submissions: list[Submission]) -> Leaderboard:
     board = build_board(results_dir, list(suite.task_ids))
-    cards = {tid: suite.load(tid).card for tid in suite.task_ids}
+    cards = {tid: suite.card(tid) for tid in suite.task_ids}
     columns = [Column(t, s, str(cards.get(t, {}).get("family", "other")), s in UNSEEN_SPLITS) for t, s in board.columns]
     stats = _compare_all(board)
     rows = []
@@ -231,4 +233,4 @@ def build_leaderboard(results_dir: Path, suite: Suite, submissions: list[Submiss
                    for r in rows), key=lambda r: (r.rank is None, r.rank or 0, r.system_id))
     subs = {s.name: s for s in submissions}
     return Leaderboard(suite, suite.sha256(), columns, rows, _verdicts(rows, subs), subs,
-                       sum(len(r.cells) for r in rows))
+                       sum(len(r.cells) for r in rows), cards)

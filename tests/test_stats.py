@@ -8,7 +8,10 @@ import random
 
 import pytest
 
-from benchmark.stats import compare, holm, verdict
+import numpy as np
+from scipy.stats import permutation_test
+
+from benchmark.stats import compare, holm, randomization_p, verdict
 
 
 def exact_sign_flip_p(diffs: list[float]) -> float:
@@ -64,3 +67,12 @@ def test_verdicts():
 def test_unpaired_inputs_are_refused():
     with pytest.raises(ValueError, match="same queries"):
         compare({"a": 1.0}, {"b": 1.0})
+
+
+def test_sign_flip_test_agrees_with_scipy_permutation_test():
+    rng = np.random.default_rng(3)
+    diff = rng.normal(0.02, 0.25, 400)
+    ours = randomization_p(diff)
+    theirs = permutation_test((diff,), lambda x, axis=-1: np.mean(x, axis=axis), permutation_type="samples",
+                              n_resamples=10_000, vectorized=True, random_state=np.random.default_rng(1)).pvalue
+    assert 0.01 < theirs < 0.5 and ours == pytest.approx(theirs, abs=0.015)  # Monte Carlo error ~0.005
