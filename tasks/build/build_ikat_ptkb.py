@@ -15,23 +15,10 @@ import json
 import math
 from collections import Counter, defaultdict
 
+from build_ikat_passages import CITATION  # one source, one citation
 from common import (
     SOURCES_DIR, cap_queries, finish_task, fresh_task_dir, normalize_text, source_commit, write_jsonl, write_qrels,
 )
-
-CITATION = r"""
-@inproceedings{DBLP:conf/trec/AliannejadiACDA23,
-  author    = {Mohammad Aliannejadi and Zahra Abbasiantaeb and Shubham Chatterjee and Jeffery Dalton and Leif Azzopardi},
-  editor    = {Ian Soboroff and Angela Ellis},
-  title     = {{TREC} iKAT 2023: The Interactive Knowledge Assistance Track Overview},
-  booktitle = {The Thirty-Second Text REtrieval Conference Proceedings {(TREC} 2023), Gaithersburg, MD, USA, November 14-17, 2023},
-  series    = {{NIST} Special Publication},
-  volume    = {1328},
-  publisher = {National Institute of Standards and Technology {(NIST)}},
-  year      = {2023},
-  url       = {https://trec.nist.gov/pubs/trec32/papers/Overview\_ikat.pdf}
-}
-"""
 
 # (split, topics file, id prefix, judgments file or None). 2024 topic numbers are 0-16,
 # 2023's are "9-1" style; the prefix keeps 2024 ids recognisable and collision-free.
