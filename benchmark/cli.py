@@ -16,7 +16,8 @@ from benchmark.board import build_board
 from benchmark.metrics import LABELS
 from benchmark.protocol import expand_all
 from benchmark.results import results_root
-from benchmark.runner import run_suite
+from benchmark.runner import DEFAULT_TIMEOUT_S, run_suite
+from benchmark.plugins import PluginError
 from benchmark.submission import SubmissionError, load_submissions, submissions_root
 from benchmark.task import TaskError, load_suite, tasks_root
 from benchmark.tokens import count_tokens
@@ -55,21 +56,17 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     suite = load_suite(args.tasks)
     submissions = load_submissions(args.submissions, args.submission or None)
-    systems = expand_all(submissions)
-    if args.only:
-        unknown = set(args.only) - {s.id for s in systems}
-        if unknown:
-            raise SubmissionError(f"--only: no such system {', '.join(sorted(unknown))}; "
-                                  f"these submissions give: {', '.join(s.id for s in systems)}")
-        systems = [s for s in systems if s.id in args.only]
+    systems = _systems(args, submissions)
     summary = run_suite(suite, submissions, systems, args.results, args.task or None, args.split or None,
-                        show_progress=not args.quiet, allow_modified=args.allow_modified)
+                        show_progress=not args.quiet, allow_modified=args.allow_modified, timeout_s=args.timeout)
     console.print(f"{len(summary.written)} results written, {len(summary.present)} already present"
                   + (f", {len(summary.skipped)} not applicable" if summary.skipped else ""))
     for line in summary.skipped:
         console.print(f"  [dim]n/a[/dim] {line}")
     for line in summary.failed:
-        console.print(f"  [red]FAILED[/red] {line}")
+        console.print(f"  [red]FAILED[/red] {line}", highlight=False)
+    if summary.log_path:
+        console.print(f"Tracebacks: {summary.log_path}", highlight=False, soft_wrap=True)
     if not args.no_table:
         show(args.results, suite.task_ids)
     return 1 if summary.failed else 0
@@ -102,6 +99,59 @@ def show(results: Path, task_order: list[str], metric: str = "ndcg_cut_10") -> N
                 delta, f"{cell.added_tokens:.1f}", f"{cell.llm_tokens:.1f}",
             )
         console.print(table)
+
+
+def _systems(args: argparse.Namespace, submissions) -> list:
+    systems = expand_all(submissions)
+    if args.only:
+        unknown = set(args.only) - {s.id for s in systems}
+        if unknown:
+            raise SubmissionError(f"--only: no such system {', '.join(sorted(unknown))}; "
+                                  f"these submissions give: {', '.join(s.id for s in systems)}")
+        systems = [s for s in systems if s.id in args.only]
+    return systems
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from benchmark.validate import validate
+
+    suite, failed = load_suite(args.tasks), 0
+    for target in args.submission:
+        folder = Path(target) if Path(target).is_dir() else args.submissions / target
+        problems = validate(folder, suite)
+        failed += bool(problems)
+        if problems:
+            console.print(f"[red]{folder.name}: {len(problems)} problem(s)[/red]", highlight=False)
+            for problem in problems:
+                console.print(f"  - {problem}", highlight=False, soft_wrap=True)
+        else:
+            console.print(f"[green]{folder.name}: valid[/green] (manifest, components, trial augmentation)")
+    return 1 if failed else 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from benchmark.verify import verify
+
+    submissions = load_submissions(args.submissions, args.submission or None)
+    checked, differences, failures = verify(args.results, load_suite(args.tasks), submissions,
+                                            _systems(args, submissions), args.task, args.tolerance)
+    for d in differences:
+        console.print(f"  [red]DIFFERS[/red] {d.result}: {d.what}: committed {d.committed!r}, "
+                      f"recomputed {d.recomputed!r}", highlight=False)
+    for line in failures:
+        console.print(f"  [red]FAILED[/red] {line}", highlight=False)
+    console.print(f"{checked} committed results recomputed from scratch: {len(differences)} differences"
+                  f" (tolerance {args.tolerance:g})")
+    return 1 if differences or failures else 0
+
+
+def cmd_cite(args: argparse.Namespace) -> int:
+    from benchmark.cite import submission_bibtex, suite_bibtex
+
+    print(suite_bibtex(load_suite(args.tasks)))
+    for sub in load_submissions(args.submissions, args.submission) if args.submission else []:
+        print(submission_bibtex(sub))
+    return 0
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -141,7 +191,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-modified", action="store_true",
                    help="run on tasks that do not match their SHA256SUMS (results are marked unofficial)")
     p.add_argument("--no-table", action="store_true", help="do not print the results table afterwards")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
+                   help="time limit per augmentation and per search of one system on one split "
+                        f"(default {DEFAULT_TIMEOUT_S:g}); past it the system is recorded as failed")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("validate", help="check submissions before a run: manifest, components, files")
+    p.add_argument("submission", nargs="+", help="submission names or folders")
+    p.add_argument("--submissions", type=Path, default=submissions_root(), help="folder of submissions")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("verify", help="recompute committed results from scratch and report differences")
+    p.add_argument("submission", nargs="*", help="submission names (default: all)")
+    p.add_argument("--task", action="append", help="task id (repeatable; default: every task with results)")
+    p.add_argument("--only", action="append", metavar="SYSTEM", help="system id (repeatable)")
+    p.add_argument("--tolerance", type=float, default=0.0, help="largest metric difference accepted (default 0)")
+    p.add_argument("--results", type=Path, default=results_root())
+    p.add_argument("--submissions", type=Path, default=submissions_root(), help="folder of submissions")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("cite", help="BibTeX for the suite, its sources and the named submissions")
+    p.add_argument("submission", nargs="*", help="submission names")
+    p.add_argument("--submissions", type=Path, default=submissions_root(), help="folder of submissions")
+    p.set_defaults(func=cmd_cite)
 
     p = sub.add_parser("render", help="render the HTML leaderboard from the results (no evaluation)")
     p.add_argument("--results", type=Path, default=results_root())
@@ -161,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(message)s")
     try:
         return args.func(args)
-    except (TaskError, SubmissionError) as e:
+    except (TaskError, SubmissionError, PluginError) as e:
         console.print(f"[red]error:[/red] {e}", highlight=False)
         return 2
 

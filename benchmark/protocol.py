@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
-from benchmark.augmenters import AUGMENTERS
-from benchmark.retrievers import DEFAULT_REFERENCE, RETRIEVERS
+from benchmark.plugins import resolve
+from benchmark.retrievers import DEFAULT_REFERENCE
 from benchmark.submission import ComponentSpec, Submission
 
 ROLES = ("baseline", "reference", "submission", "oracle")
@@ -32,6 +33,8 @@ class System:
     finetuned: bool
     reference_id: str
     """The fine-tuned reference this system is compared against."""
+    folder: Path | None = None
+    """The submission folder its plug-in components and files come from (None for shared rows)."""
 
 
 def retriever_label(spec: ComponentSpec) -> str:
@@ -48,18 +51,21 @@ def expand(submission: Submission) -> list[System]:
     m = submission.manifest
     none = ComponentSpec(use="none")
     r_pre = m.retriever
-    trainable = callable(getattr(RETRIEVERS.get(m.retriever.use), "finetune", None))
+    trainable = callable(getattr(resolve("retriever", m.retriever.use, submission.path), "finetune", None))
     r_ft = m.retriever if trainable else ComponentSpec(**DEFAULT_REFERENCE)
     reference_id = system_id("none", r_ft, True)
+    # A module:Class retriever is the submission's own code: its rows build it from the submission folder.
+    r_folder = submission.path if ":" in m.retriever.use else None
     systems = [
-        System(system_id("none", r_pre, False), "baseline", None, none, r_pre, False, reference_id),
-        System(reference_id, "reference", None, none, r_ft, True, reference_id),
+        System(system_id("none", r_pre, False), "baseline", None, none, r_pre, False, reference_id, r_folder),
+        System(reference_id, "reference", None, none, r_ft, True, reference_id, r_folder if trainable else None),
     ]
     if m.augmenter.use != "none":
-        role = "oracle" if getattr(AUGMENTERS.get(m.augmenter.use), "oracle", False) else "submission"
+        role = "oracle" if getattr(resolve("augmenter", m.augmenter.use, submission.path), "oracle", False) \
+            else "submission"
         for retriever, ft in ((r_pre, False), (r_ft, True)):
             systems.append(System(system_id(submission.name, retriever, ft), role, submission.name,
-                                  m.augmenter, retriever, ft, reference_id))
+                                  m.augmenter, retriever, ft, reference_id, submission.path))
     return systems
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -12,18 +13,20 @@ from typing import Callable
 
 from tqdm import tqdm
 
-from benchmark.augmenters import Augmentation, NotApplicable, build_augmenter, visible_query
+from benchmark.augmenters import Augmentation, Augmenter, NotApplicable, build_augmenter, visible_query
 from benchmark.metrics import aggregate, evaluate, ranked
 from benchmark.protocol import System
 from benchmark.results import SCHEMA, is_current, provenance, result_path, write_result
 from benchmark.retrievers import Retriever, Run, build_retriever
 from benchmark.retrievers.finetune import DEFAULT_RECIPE, training_data
-from benchmark.storage import sha256_json
+from benchmark.guardrails import call_with_timeout, check_augmentations, check_run
+from benchmark.storage import cache_dir, sha256_json
 from benchmark.submission import ComponentSpec, Submission
 from benchmark.task import Query, Suite, Task
 from benchmark.tokens import added_tokens
 
 DEPTH = 100  # documents retrieved per query (Recall@100 needs 100)
+DEFAULT_TIMEOUT_S = 3600.0  # per augmentation and per search of one system on one split
 SEED = 0
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,19 @@ class RunSummary:
     present: list[Path] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    log_path: Path | None = None
+    """Tracebacks of the failures, one after another (only written when something failed)."""
+
+    def fail(self, label: str, error: BaseException) -> None:
+        self.failed.append(f"{label}: {type(error).__name__}: {error}")
+        if self.log_path is None:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            self.log_path = cache_dir() / "logs" / f"run-{stamp}-{os.getpid()}.log"
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        trace = "".join(traceback.format_exception(error))
+        with self.log_path.open("a", encoding="utf-8") as f:
+            f.write(f"=== {label}\n{trace}\n")
+        log.debug("failure in %s\n%s", label, trace)
 
 
 class _Retrievers:
@@ -43,10 +59,10 @@ class _Retrievers:
         self.task = task
         self._built: dict[tuple, Retriever] = {}
 
-    def get(self, spec: ComponentSpec, finetuned: bool) -> Retriever:
-        key = (spec.use, repr(sorted(spec.args.items())), finetuned)
+    def get(self, spec: ComponentSpec, finetuned: bool, folder: Path | None) -> Retriever:
+        key = (spec.use, repr(sorted(spec.args.items())), finetuned, folder)
         if key not in self._built:
-            retriever = build_retriever(spec.use, spec.args)
+            retriever = build_retriever(spec.use, spec.args, folder)
             if finetuned:
                 retriever = retriever.finetune(*training_data(self.task))
             retriever.index(self.task.corpus)
@@ -114,11 +130,25 @@ def _record(system: System, task: Task, suite: Suite, suite_sha: str, split: str
     }
 
 
+def _augment(aug: Augmenter, use: str, queries: list[Query], timeout_s: float | None,
+             ) -> tuple[list[Augmentation], float] | Exception:
+    """Augmentations and seconds taken, or the exception (kept, so the -ft row does not wait again)."""
+    visible = [visible_query(q, aug.oracle) for q in queries]
+    start = time.perf_counter()
+    try:
+        out = call_with_timeout(lambda: aug.augment(visible), timeout_s, f"augmenter {use!r}")
+        return check_augmentations(out, queries, use), time.perf_counter() - start
+    except NotApplicable:
+        raise
+    except Exception as e:
+        return e
+
+
 def run_task(task: Task, suite: Suite, suite_sha: str, systems: list[System], splits: list[str] | None,
              results: Path, manifests: dict[str, str], summary: RunSummary,
-             progress: Callable[[str], None] = lambda _: None) -> None:
+             progress: Callable[[str], None] = lambda _: None, timeout_s: float | None = None) -> None:
     retrievers = _Retrievers(task)
-    augmented: dict[tuple, tuple[list[Augmentation], float]] = {}
+    augmented: dict[tuple, tuple[list[Augmentation], float] | Exception] = {}
     for split in [s for s in (splits or task.eval_splits) if s in task.qrels]:
         queries = task.split_queries(split)
         for system in systems:
@@ -126,22 +156,24 @@ def run_task(task: Task, suite: Suite, suite_sha: str, systems: list[System], sp
             progress(label)
             path = result_path(results, task.id, split, system.id)
             try:
-                aug = build_augmenter(system.augmenter.use, system.augmenter.args)
+                aug = build_augmenter(system.augmenter.use, system.augmenter.args, system.folder)
                 config = system_config(system, aug.fingerprint())
                 if is_current(path, task, sha256_json(config)):
                     summary.present.append(path)
                     continue
-                key = (system.augmenter.use, repr(sorted(system.augmenter.args.items())), split)
+                key = (system.augmenter.use, repr(sorted(system.augmenter.args.items())), system.folder, split)
                 if key not in augmented:
-                    start = time.perf_counter()
-                    augmented[key] = (aug.augment([visible_query(q, aug.oracle) for q in queries]),
-                                      time.perf_counter() - start)
+                    augmented[key] = _augment(aug, system.augmenter.use, queries, timeout_s)
+                if isinstance(augmented[key], Exception):  # failed once for this split: fails the same again
+                    raise augmented[key]
                 augmentations, augment_s = augmented[key]
                 texts = {q.id: a.text for q, a in zip(queries, augmentations, strict=True)}
-                retriever = retrievers.get(system.retriever, system.finetuned)
+                retriever = retrievers.get(system.retriever, system.finetuned, system.folder)
                 start = time.perf_counter()
-                run = search(retriever, texts, queries, DEPTH, len(task.corpus))
+                run = call_with_timeout(lambda: search(retriever, texts, queries, DEPTH, len(task.corpus)),
+                                        timeout_s, f"retriever {system.retriever.use!r}")
                 search_s = time.perf_counter() - start
+                check_run(run, queries, task.corpus, DEPTH, system.retriever.use)
                 record = _record(system, task, suite, suite_sha, split, retriever, augmentations, texts, run,
                                  augment_s, search_s, manifests.get(system.submission or ""), config)
                 write_result(path, record)
@@ -149,13 +181,13 @@ def run_task(task: Task, suite: Suite, suite_sha: str, systems: list[System], sp
             except NotApplicable as e:
                 summary.skipped.append(f"{label}: {e}")
             except Exception as e:  # one system failing must not take the others down
-                log.debug("failure in %s\n%s", label, traceback.format_exc())
-                summary.failed.append(f"{label}: {type(e).__name__}: {e}")
+                summary.fail(label, e)
 
 
 def run_suite(suite: Suite, submissions: list[Submission], systems: list[System], results: Path,
               task_ids: list[str] | None = None, splits: list[str] | None = None,
-              show_progress: bool = True, allow_modified: bool = False) -> RunSummary:
+              show_progress: bool = True, allow_modified: bool = False,
+              timeout_s: float | None = DEFAULT_TIMEOUT_S) -> RunSummary:
     """Evaluate every system on every task and split asked for; only missing results are computed."""
     summary = RunSummary()
     manifests = {s.name: s.manifest_sha256 for s in submissions}
@@ -168,5 +200,5 @@ def run_suite(suite: Suite, submissions: list[Submission], systems: list[System]
             bar.update()
 
         for task in tasks:
-            run_task(task, suite, suite_sha, systems, splits, results, manifests, summary, progress)
+            run_task(task, suite, suite_sha, systems, splits, results, manifests, summary, progress, timeout_s)
     return summary

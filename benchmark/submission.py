@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,10 @@ MANIFEST = "submission.toml"
 
 class SubmissionError(ValueError):
     """A manifest that cannot be read; the message names the file and the field."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [message]
 
 
 class _Strict(BaseModel):
@@ -40,6 +45,31 @@ class Manifest(_Strict):
     retriever: ComponentSpec
 
 
+def _fields_at(loc: tuple) -> list[str]:
+    """The field names the manifest schema allows where `loc` points."""
+    model: type[BaseModel] = Manifest
+    for part in loc[:-1]:
+        annotation = model.model_fields[str(part)].annotation if str(part) in model.model_fields else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def _explain(err: dict) -> str:
+    """One pydantic error as 'field: what was wrong (what was expected)', with a did-you-mean."""
+    loc = tuple(err["loc"])
+    where = ".".join(map(str, loc)) or "(top level)"
+    if err["type"] == "extra_forbidden":
+        allowed = _fields_at(loc)
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f"; did you mean {'.'.join(map(str, loc[:-1] + (close[0],)))!r}?" if close else ""
+        return f"{where}: unknown field{hint} (allowed here: {', '.join(allowed)})"
+    if err["type"] == "missing":
+        return f"{where}: required field is missing"
+    return f"{where}: {err['msg']} (got {err.get('input')!r})"
+
+
 @dataclass(frozen=True)
 class Submission:
     name: str
@@ -58,8 +88,8 @@ def load_submission(folder: Path) -> Submission:
     except tomllib.TOMLDecodeError as e:
         raise SubmissionError(f"{path}: not valid TOML ({e})") from None
     except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
-        raise SubmissionError(f"{path}: {problems}") from None
+        problems = [f"{path}: {_explain(err)}" for err in e.errors()]
+        raise SubmissionError("; ".join(problems), problems) from None
     if manifest.submission.name != folder.name:
         raise SubmissionError(f"{path}: submission.name {manifest.submission.name!r} must equal the folder name {folder.name!r}")
     return Submission(manifest.submission.name, folder, manifest, sha256_file(path))

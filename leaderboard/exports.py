@@ -6,16 +6,9 @@ import csv
 import io
 import re
 
-from benchmark import __version__
+from benchmark.cite import suite_bibtex
 from benchmark.metrics import LABELS, METRICS
 from leaderboard.view import Leaderboard
-
-SUITE_BIBTEX = """@misc{{iqbench,
-  title        = {{iqbench: a benchmark for implicit-query retrieval, augmentation versus fine-tuning}},
-  note         = {{Suite {name} {version}, suite sha256 {sha}; harness version {harness}}},
-  year         = {{2026}}
-}}
-"""
 
 CSV_FIELDS = ("system", "role", "submission", "reference", "task", "split", "family", "unseen", *METRICS,
               "added_tokens_per_query", "llm_tokens_per_query", "delta_vs_reference", "ci_low", "ci_high",
@@ -80,13 +73,4 @@ def to_latex(board: Leaderboard) -> str:
 
 
 def to_bibtex(board: Leaderboard) -> str:
-    """The suite's entry, then each task source's verified entry once (tasks can share a source)."""
-    entries = [SUITE_BIBTEX.format(name=board.suite.name, version=board.suite.version, sha=board.suite_sha,
-                                   harness=__version__)]
-    sources: dict[str, tuple[list[str], str]] = {}
-    for task_id, card in board.cards.items():
-        citation = str(card["source"]["citation"]).strip()
-        key = citation.split("{", 1)[1].split(",", 1)[0]
-        sources.setdefault(key, ([], citation))[0].append(task_id)
-    entries += [f"% {', '.join(tasks)}\n{citation}\n" for tasks, citation in sources.values()]
-    return "\n".join(entries)
+    return suite_bibtex(board.suite, board.suite_sha)

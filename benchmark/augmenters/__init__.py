@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable
 
 from benchmark.augmenters.base import Augmentation, Augmenter, NotApplicable, visible_query
+from benchmark.augmenters.precomputed import PrecomputedAugmenter
 from benchmark.augmenters.simple import ContextAugmenter, NoneAugmenter, OracleAugmenter
 
 AUGMENTERS: dict[str, Callable[..., Augmenter]] = {
     "none": NoneAugmenter,
     "context": ContextAugmenter,
     "oracle": OracleAugmenter,
+    "precomputed": PrecomputedAugmenter,
 }
 
 
-def build_augmenter(use: str, args: dict[str, Any] | None = None) -> Augmenter:
-    if use not in AUGMENTERS:
-        raise ValueError(f"unknown augmenter {use!r}; registered: {', '.join(sorted(AUGMENTERS))}")
-    return AUGMENTERS[use](**(args or {}))
+def build_augmenter(use: str, args: dict[str, Any] | None = None, folder: Path | None = None) -> Augmenter:
+    """A registered name, an entry point or module:Class (from the submission `folder`)."""
+    from benchmark.plugins import build
+
+    return build("augmenter", use, args, folder)
 
 
 __all__ = ["AUGMENTERS", "Augmentation", "Augmenter", "NotApplicable", "build_augmenter", "visible_query"]

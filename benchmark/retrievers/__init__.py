@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable
 
 from benchmark.retrievers.base import Retriever, Run, TrainableRetriever
@@ -16,10 +17,11 @@ RETRIEVERS: dict[str, Callable[..., Retriever]] = {
 DEFAULT_REFERENCE = {"use": "dense", "args": {"model": "minilm-l6"}}
 
 
-def build_retriever(use: str, args: dict[str, Any] | None = None) -> Retriever:
-    if use not in RETRIEVERS:
-        raise ValueError(f"unknown retriever {use!r}; registered: {', '.join(sorted(RETRIEVERS))}")
-    return RETRIEVERS[use](**(args or {}))
+def build_retriever(use: str, args: dict[str, Any] | None = None, folder: Path | None = None) -> Retriever:
+    """A registered name, an entry point or module:Class (from the submission `folder`)."""
+    from benchmark.plugins import build
+
+    return build("retriever", use, args, folder)
 
 
 __all__ = ["DEFAULT_REFERENCE", "RETRIEVERS", "Retriever", "Run", "TrainableRetriever", "build_retriever"]

@@ -1,0 +1,75 @@
+"""`iqbench validate`: everything that can be checked about a submission before a long run.
+
+All problems are collected and reported together, so a submitter fixes them in one pass:
+the manifest, both components (found, built, protocol kept), a two-query trial of the
+augmenter on the suite's first task, and a precomputed file's coverage of the suite.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmark.augmenters import build_augmenter, visible_query
+from benchmark.augmenters.base import NotApplicable
+from benchmark.augmenters.precomputed import PrecomputedError, read_rows
+from benchmark.guardrails import call_with_timeout, check_augmentations
+from benchmark.plugins import PluginError, resolve_paths
+from benchmark.retrievers import build_retriever
+from benchmark.submission import SubmissionError, load_submission
+from benchmark.task import Suite
+
+TRIAL_QUERIES = 2
+TRIAL_TIMEOUT_S = 300.0
+
+
+def _precomputed_coverage(path: Path, suite: Suite) -> list[str]:
+    """Every evaluation query of the suite needs a row; rows that match no query are reported too."""
+    rows = read_rows(path)
+    problems, used = [], set()
+    for task_id in suite.task_ids:
+        task = suite.load(task_id)
+        for split in task.eval_splits:
+            keys = [(q.id, q.text) for q in task.split_queries(split)]
+            missing = [qid for qid, text in keys if (qid, text) not in rows]
+            used.update(k for k in keys if k in rows)
+            if missing:
+                problems.append(f"{path.name}: {task_id}/{split}: no augmentation for {len(missing)} of "
+                                f"{len(keys)} queries (first: {', '.join(missing[:3])})")
+    unused = [qid for qid, _ in rows if (qid, _) not in used]
+    if unused:
+        problems.append(f"{path.name}: {len(unused)} rows match no evaluation query of the suite (id and query "
+                        f"text must both match; first: {', '.join(unused[:3])})")
+    return problems
+
+
+def validate(folder: Path, suite: Suite) -> list[str]:
+    """Problems found, each naming the file or component and what was expected; [] when valid."""
+    folder = Path(folder)
+    try:
+        submission = load_submission(folder)
+    except SubmissionError as e:
+        return e.problems
+    m, problems = submission.manifest, []
+    augmenter = None
+    try:
+        augmenter = build_augmenter(m.augmenter.use, m.augmenter.args, folder)
+    except (PluginError, PrecomputedError) as e:
+        problems.append(f"augmenter: {e}")
+    try:
+        build_retriever(m.retriever.use, m.retriever.args, folder)
+    except PluginError as e:
+        problems.append(f"retriever: {e}")
+    if m.augmenter.use == "precomputed" and augmenter is not None:
+        problems += _precomputed_coverage(Path(resolve_paths(dict(m.augmenter.args), folder)["path"]), suite)
+    elif augmenter is not None:
+        task = suite.load(suite.task_ids[0])
+        queries = task.split_queries(task.eval_splits[0])[:TRIAL_QUERIES]
+        try:
+            out = call_with_timeout(lambda: augmenter.augment([visible_query(q, augmenter.oracle) for q in queries]),
+                                    TRIAL_TIMEOUT_S, f"augmenter {m.augmenter.use!r}")
+            check_augmentations(out, queries, m.augmenter.use)
+        except NotApplicable:
+            pass
+        except Exception as e:
+            problems.append(f"augmenter: a trial on {len(queries)} {task.id} queries failed: {type(e).__name__}: {e}")
+    return problems

@@ -1,0 +1,78 @@
+"""`iqbench verify`: recompute committed results from scratch and report every metric that differs.
+
+From scratch means an empty temporary cache (models fine-tuned and corpora encoded again)
+and an empty temporary results folder. Pretrained systems must reproduce exactly; fine-tuned
+ones do on the same machine and library versions, and within `tolerance` elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmark.metrics import METRICS
+from benchmark.protocol import System
+from benchmark.results import iter_results, read_result, result_path
+from benchmark.runner import run_suite
+from benchmark.submission import Submission
+from benchmark.task import Suite
+
+
+@dataclass(frozen=True)
+class Difference:
+    result: str
+    """task/split/system"""
+    what: str
+    committed: float | str | None
+    recomputed: float | str | None
+
+
+def _compare(label: str, old: dict, new: dict, tolerance: float) -> list[Difference]:
+    out = []
+    for m in METRICS:
+        if abs(old["metrics"][m] - new["metrics"][m]) > tolerance:
+            out.append(Difference(label, m, old["metrics"][m], new["metrics"][m]))
+    for qid, values in old["per_query"].items():
+        other = new["per_query"].get(qid)
+        if other is None:
+            out.append(Difference(label, f"per_query[{qid}]", "present", None))
+            continue
+        for m in METRICS:
+            if abs(values[m] - other[m]) > tolerance:
+                out.append(Difference(label, f"per_query[{qid}].{m}", values[m], other[m]))
+    if old["task"]["sha256"] != new["task"]["sha256"]:
+        out.append(Difference(label, "task.sha256", old["task"]["sha256"], new["task"]["sha256"]))
+    return out
+
+
+def verify(results: Path, suite: Suite, submissions: list[Submission], systems: list[System],
+           task_ids: list[str] | None = None, tolerance: float = 0.0) -> tuple[int, list[Difference], list[str]]:
+    """(results checked, differences, failures) for the committed results of `systems` on `task_ids`."""
+    wanted = {s.id for s in systems}
+    committed = [r for r in iter_results(results)
+                 if r.record["system"]["id"] in wanted and (not task_ids or r.record["task"]["id"] in task_ids)]
+    tasks = sorted({r.record["task"]["id"] for r in committed})
+    splits = sorted({r.record["task"]["split"] for r in committed})
+    previous = os.environ.get("IQBENCH_CACHE")
+    with tempfile.TemporaryDirectory(prefix="iqbench-verify-") as tmp:
+        os.environ["IQBENCH_CACHE"] = str(Path(tmp) / "cache")
+        try:
+            summary = run_suite(suite, submissions, [s for s in systems if s.id in wanted], Path(tmp) / "results",
+                                tasks, splits, show_progress=False)
+        finally:
+            if previous is None:
+                os.environ.pop("IQBENCH_CACHE", None)
+            else:
+                os.environ["IQBENCH_CACHE"] = previous
+        differences = []
+        for stored in committed:
+            rec = stored.record
+            label = f"{rec['task']['id']}/{rec['task']['split']}/{rec['system']['id']}"
+            fresh = result_path(Path(tmp) / "results", rec["task"]["id"], rec["task"]["split"], rec["system"]["id"])
+            if not fresh.is_file():
+                differences.append(Difference(label, "result", "present", None))
+                continue
+            differences += _compare(label, rec, read_result(fresh), tolerance)
+    return len(committed), differences, summary.failed
