@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TASK_BUILDERS := build_metatool.py build_apibench.py build_ikat_passages.py build_ikat_ptkb.py \
 	build_qulac_facets.py build_seal_tools.py
 
-.PHONY: leaderboard site show test test-fast bench tasks clean-venv
+.PHONY: leaderboard site setup show test test-fast bench tasks clean-venv
 
 leaderboard: $(STAMP)  ## evaluate what is missing on the suite, then render the site (prints its path)
 	$(VENV)/bin/iqbench run --no-table
@@ -14,6 +14,8 @@ leaderboard: $(STAMP)  ## evaluate what is missing on the suite, then render the
 
 site: $(STAMP)  ## render the site from the results only (no evaluation)
 	$(VENV)/bin/iqbench render
+
+setup: $(STAMP)  ## only create .venv/ and install (what every other target does first)
 
 show: $(STAMP)  ## print the board from the committed results
 	$(VENV)/bin/iqbench show

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from benchmark.storage import sha256_bytes
+from benchmark.storage import sha256_bytes, sha256_file
 
 KINDS = {
     "augmenter": ("iqbench.augmenters", ("augment", "fingerprint"), ("name", "oracle")),
@@ -66,6 +66,13 @@ def _from_folder(module: str, folder: Path) -> Any | None:
         del sys.modules[name]
         raise PluginError(f"{path}: importing it failed: {type(e).__name__}: {e}") from e
     return loaded
+
+
+def source_sha256(use: str, folder: Path | None) -> str | None:
+    """The hash of a module:Class component's file in the submission folder (None otherwise)."""
+    module = use.partition(":")[0] if ":" in use else ""
+    path = Path(folder) / f"{module}.py" if folder and module and "." not in module else None
+    return sha256_file(path) if path and path.is_file() else None
 
 
 def resolve(kind: str, use: str, folder: Path | None = None) -> Callable[..., Any]:

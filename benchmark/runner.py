@@ -14,12 +14,13 @@ from typing import Callable
 from tqdm import tqdm
 
 from benchmark.augmenters import Augmentation, Augmenter, NotApplicable, build_augmenter, visible_query
+from benchmark.guardrails import call_with_timeout, check_augmentations, check_run
 from benchmark.metrics import aggregate, evaluate, ranked
+from benchmark.plugins import source_sha256
 from benchmark.protocol import System
 from benchmark.results import SCHEMA, is_current, provenance, result_path, write_result
 from benchmark.retrievers import Retriever, Run, build_retriever
 from benchmark.retrievers.finetune import DEFAULT_RECIPE, training_data
-from benchmark.guardrails import call_with_timeout, check_augmentations, check_run
 from benchmark.storage import cache_dir, sha256_json
 from benchmark.submission import ComponentSpec, Submission
 from benchmark.task import Query, Suite, Task
@@ -87,12 +88,17 @@ def search(retriever: Retriever, texts: dict[str, str], queries: list[Query], k:
 
 def system_config(system: System, augmenter_fingerprint: dict) -> dict:
     """Everything that decides a system's output besides the task; a change makes old results stale."""
-    return {
+    config = {
         "schema": SCHEMA, "depth": DEPTH,
         "augmenter": {"use": system.augmenter.use, "args": system.augmenter.args, "fingerprint": augmenter_fingerprint},
         "retriever": {"use": system.retriever.use, "args": system.retriever.args, "finetuned": system.finetuned},
         "finetune": DEFAULT_RECIPE.as_dict() if system.finetuned else None,
     }
+    code = {spec.use: sha for spec in (system.augmenter, system.retriever)
+            if (sha := source_sha256(spec.use, system.folder))}
+    if code:  # a submission's own module: editing it makes its results stale
+        config["code"] = code
+    return config
 
 
 def _record(system: System, task: Task, suite: Suite, suite_sha: str, split: str, retriever: Retriever,

@@ -260,3 +260,19 @@ def test_any_augmentation_line_parses_or_fails_with_file_and_line(line):
         assert str(e).startswith("aug.jsonl:7: ")
     else:
         assert isinstance(row.augmentation.text, str) and row.augmentation.llm_prompt_tokens >= 0
+
+
+def test_editing_a_plugin_makes_its_results_stale(tiny_root, tmp_path):
+    subs_dir = tmp_path / "submissions"
+    folder = write_submission(subs_dir, "edited", 'use = "plugin:Aug"',
+                              code=plugin_code("return [Augmentation(q.text + ' a') for q in queries]"))
+    suite = load_suite(tiny_root)
+
+    def run_once():
+        subs = load_submissions(subs_dir)
+        systems = [s for s in expand_all(subs) if s.id == "edited@bm25"]
+        return run_suite(suite, subs, systems, tmp_path / "results", show_progress=False)
+
+    assert len(run_once().written) == 1 and len(run_once().present) == 1
+    (folder / "plugin.py").write_text(plugin_code("return [Augmentation(q.text + ' b') for q in queries]"))
+    assert len(run_once().written) == 1
