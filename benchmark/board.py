@@ -28,6 +28,7 @@ class Row:
     role: str
     submission: str | None
     reference: str
+    finetuned: bool = False
     cells: dict[tuple[str, str], Cell] = field(default_factory=dict)
 
 
@@ -47,7 +48,8 @@ def build_board(results_dir: Path, task_order: list[str] | None = None) -> Board
     for stored in iter_results(results_dir):
         rec = stored.record
         sys_, task = rec["system"], rec["task"]
-        row = rows.setdefault(sys_["id"], Row(sys_["id"], sys_["role"], sys_.get("submission"), sys_.get("reference", "")))
+        row = rows.setdefault(sys_["id"], Row(sys_["id"], sys_["role"], sys_.get("submission"), sys_.get("reference", ""),
+                                              bool(sys_.get("retriever", {}).get("finetuned"))))
         col = (task["id"], task["split"])
         columns.add(col)
         cost = rec["cost"]

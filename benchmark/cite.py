@@ -16,8 +16,10 @@ SUITE_ENTRY = """@misc{{iqbench,
 """
 
 
-def bibtex_escape(text: str) -> str:
-    return re.sub(r"([{}&%$#_])", r"\\\1", text)
+def latex_escape(text: str) -> str:
+    replacements = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+    return re.sub(r"[\\&%$#_{}~^]", lambda m: replacements[m.group()], text)
 
 
 def suite_bibtex(suite: Suite, sha: str | None = None) -> str:
@@ -37,10 +39,10 @@ def submission_bibtex(submission: Submission) -> str:
     info = submission.manifest.submission
     key = re.sub(r"[^A-Za-z0-9]", "", submission.name) or "submission"
     lines = [f"@misc{{iqbench-{key},",
-             f"  title  = {{{bibtex_escape(info.title)}}},",
-             f"  author = {{{' and '.join(bibtex_escape(a) for a in info.authors)}}},"]
+             f"  title  = {{{latex_escape(info.title)}}},",
+             f"  author = {{{' and '.join(latex_escape(a) for a in info.authors)}}},"]
     if info.paper:
-        lines.append(f"  url    = {{{bibtex_escape(info.paper)}}},")
-    lines += [f"  note   = {{iqbench submission {bibtex_escape(submission.name)}, manifest sha256 "
+        lines.append(f"  url    = {{{info.paper.replace('{', '').replace('}', '')}}},")  # URLs stay verbatim
+    lines += [f"  note   = {{iqbench submission {latex_escape(submission.name)}, manifest sha256 "
               f"{submission.manifest_sha256}}}", "}", ""]
     return "\n".join(lines)

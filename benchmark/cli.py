@@ -56,9 +56,11 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     suite = load_suite(args.tasks)
     submissions = load_submissions(args.submissions, args.submission or None)
-    systems = _systems(args, submissions)
+    unresolved: list[str] = []
+    systems = _systems(args, submissions, unresolved)
     summary = run_suite(suite, submissions, systems, args.results, args.task or None, args.split or None,
                         show_progress=not args.quiet, allow_modified=args.allow_modified, timeout_s=args.timeout)
+    summary.failed[:0] = [f"{line} (the submission was not run)" for line in unresolved]
     console.print(f"{len(summary.written)} results written, {len(summary.present)} already present"
                   + (f", {len(summary.skipped)} not applicable" if summary.skipped else ""))
     for line in summary.skipped:
@@ -101,8 +103,8 @@ def show(results: Path, task_order: list[str], metric: str = "ndcg_cut_10") -> N
         console.print(table)
 
 
-def _systems(args: argparse.Namespace, submissions) -> list:
-    systems = expand_all(submissions)
+def _systems(args: argparse.Namespace, submissions, failures: list[str] | None = None) -> list:
+    systems = expand_all(submissions, failures)
     if args.only:
         unknown = set(args.only) - {s.id for s in systems}
         if unknown:
@@ -133,16 +135,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from benchmark.verify import verify
 
     submissions = load_submissions(args.submissions, args.submission or None)
-    checked, differences, failures = verify(args.results, load_suite(args.tasks), submissions,
-                                            _systems(args, submissions), args.task, args.tolerance)
+    checked, differences, summary = verify(args.results, load_suite(args.tasks), submissions,
+                                           _systems(args, submissions), args.task, args.tolerance)
     for d in differences:
         console.print(f"  [red]DIFFERS[/red] {d.result}: {d.what}: committed {d.committed!r}, "
                       f"recomputed {d.recomputed!r}", highlight=False)
-    for line in failures:
+    for line in summary.failed:
         console.print(f"  [red]FAILED[/red] {line}", highlight=False)
+    if summary.log_path:
+        console.print(f"Tracebacks: {summary.log_path}", highlight=False, soft_wrap=True)
     console.print(f"{checked} committed results recomputed from scratch: {len(differences)} differences"
                   f" (tolerance {args.tolerance:g})")
-    return 1 if differences or failures else 0
+    return 1 if differences or summary.failed else 0
 
 
 def cmd_cite(args: argparse.Namespace) -> int:
@@ -159,7 +163,11 @@ def cmd_render(args: argparse.Namespace) -> int:
     from leaderboard.view import build_leaderboard
 
     board = build_leaderboard(args.results, load_suite(args.tasks), load_submissions(args.submissions))
-    index = render_site(board, args.out, args.results)
+    try:
+        index = render_site(board, args.out, args.results)
+    except ValueError as e:
+        console.print(f"[red]error:[/red] {e}", highlight=False)
+        return 2
     console.print(f"Leaderboard: {len(board.rows)} systems, {board.results} results -> {index.resolve().as_uri()}",
                   highlight=False, soft_wrap=True)
     return 0

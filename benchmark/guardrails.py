@@ -7,11 +7,11 @@ number is computed from it, and each failure says what was wrong in terms a subm
 from __future__ import annotations
 
 import math
+import numbers
 import threading
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
-from benchmark.augmenters.base import Augmentation
-from benchmark.augmenters.precomputed import MAX_TEXT_CHARS
+from benchmark.augmenters.base import MAX_TEXT_CHARS, Augmentation
 from benchmark.task import Doc, Query
 
 T = TypeVar("T")
@@ -59,7 +59,7 @@ def check_run(run: Any, queries: Sequence[Query], corpus: Mapping[str, Doc], k: 
         if unknown:
             raise GuardrailError(f"retriever {use!r}: query {qid!r}: unknown document ids {unknown[:5]}")
         bad = [d for d, s in scores.items()
-               if isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s)]
+               if isinstance(s, bool) or not isinstance(s, numbers.Real) or not math.isfinite(float(s))]
         if bad:
             raise GuardrailError(f"retriever {use!r}: query {qid!r}: scores must be finite numbers "
                                  f"(document {bad[0]!r} has {scores[bad[0]]!r})")

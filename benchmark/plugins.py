@@ -17,12 +17,14 @@ import difflib
 import importlib
 import importlib.metadata
 import importlib.util
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
 from benchmark.storage import sha256_bytes, sha256_file
 
+MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 KINDS = {
     "augmenter": ("iqbench.augmenters", ("augment", "fingerprint"), ("name", "oracle")),
     "retriever": ("iqbench.retrievers", ("index", "search", "fingerprint"), ("name",)),
@@ -68,11 +70,18 @@ def _from_folder(module: str, folder: Path) -> Any | None:
     return loaded
 
 
-def source_sha256(use: str, folder: Path | None) -> str | None:
-    """The hash of a module:Class component's file in the submission folder (None otherwise)."""
+def content_hashes(use: str, args: dict[str, Any], folder: Path | None) -> dict[str, str]:
+    """Hashes of the submission files a component depends on: its module (module:Class from
+    the folder) and its file arguments. Editing any of them makes its results stale."""
+    hashes = {}
     module = use.partition(":")[0] if ":" in use else ""
-    path = Path(folder) / f"{module}.py" if folder and module and "." not in module else None
-    return sha256_file(path) if path and path.is_file() else None
+    if folder and MODULE_NAME.fullmatch(module) and "." not in module and (Path(folder) / f"{module}.py").is_file():
+        hashes[f"{module}.py"] = sha256_file(Path(folder) / f"{module}.py")
+    if folder:
+        for key, value in resolve_paths(args, folder).items():
+            if value != args[key] and Path(value).is_file():
+                hashes[str(args[key])] = sha256_file(Path(value))
+    return hashes
 
 
 def resolve(kind: str, use: str, folder: Path | None = None) -> Callable[..., Any]:
@@ -89,11 +98,14 @@ def resolve(kind: str, use: str, folder: Path | None = None) -> Callable[..., An
                               f"{type(e).__name__}: {e}") from e
     if ":" in use:
         module_name, _, attr = use.partition(":")
+        if not MODULE_NAME.fullmatch(module_name) or not attr.isidentifier():
+            raise PluginError(f"{kind} {use!r}: expected 'module:Class' with a Python module name (a file "
+                              "module.py in the submission folder, or an installed package's dotted name)")
         module = _from_folder(module_name, Path(folder)) if folder else None
         if module is None:
             try:
                 module = importlib.import_module(module_name)
-            except ImportError as e:
+            except Exception as e:  # ImportError, or the module itself failing at import
                 where = f" (no {module_name}.py in {Path(folder).name}/ either)" if folder else ""
                 raise PluginError(f"{kind} {use!r}: cannot import module {module_name!r}{where}: {e}") from e
         if not hasattr(module, attr):
@@ -136,10 +148,12 @@ def check_component(kind: str, component: Any, use: str) -> Any:
 
 def build(kind: str, use: str, args: dict[str, Any] | None = None, folder: Path | None = None) -> Any:
     factory = resolve(kind, use, folder)
+    kwargs = resolve_paths(args or {}, folder)
     try:
-        component = factory(**resolve_paths(args or {}, folder))
+        component = factory(**kwargs)
     except PluginError:
         raise
-    except TypeError as e:
-        raise PluginError(f"{kind} {use!r}: bad arguments {sorted(args or {})}: {e}") from e
+    except Exception as e:
+        raise PluginError(f"{kind} {use!r}: building it with arguments {sorted(kwargs)} failed: "
+                          f"{type(e).__name__}: {e}") from e
     return check_component(kind, component, use)

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.plugins import resolve
+from benchmark.plugins import PluginError, resolve
 from benchmark.retrievers import DEFAULT_REFERENCE
 from benchmark.submission import ComponentSpec, Submission
 
@@ -69,11 +69,22 @@ def expand(submission: Submission) -> list[System]:
     return systems
 
 
-def expand_all(submissions: list[Submission]) -> list[System]:
-    """Systems of all submissions, each once, in a stable order (shared rows first)."""
+def expand_all(submissions: list[Submission], failures: list[str] | None = None) -> list[System]:
+    """Systems of all submissions, each once, in a stable order (shared rows first).
+
+    With a `failures` list, a submission whose components cannot be resolved is recorded
+    there and left out, so that it does not stop the others.
+    """
     seen: dict[str, System] = {}
     for sub in submissions:
-        for system in expand(sub):
+        try:
+            expanded = expand(sub)
+        except PluginError as e:
+            if failures is None:
+                raise
+            failures.append(f"{sub.name}: {e}")
+            continue
+        for system in expanded:
             if system.id in seen and seen[system.id] != system:
                 raise ValueError(f"system {system.id!r} is defined differently by two submissions")
             seen.setdefault(system.id, system)

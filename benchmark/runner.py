@@ -14,9 +14,11 @@ from typing import Callable
 from tqdm import tqdm
 
 from benchmark.augmenters import Augmentation, Augmenter, NotApplicable, build_augmenter, visible_query
-from benchmark.guardrails import call_with_timeout, check_augmentations, check_run
+from benchmark.guardrails import (
+    ComponentTimeout, GuardrailError, call_with_timeout, check_augmentations, check_run,
+)
 from benchmark.metrics import aggregate, evaluate, ranked
-from benchmark.plugins import source_sha256
+from benchmark.plugins import content_hashes
 from benchmark.protocol import System
 from benchmark.results import SCHEMA, is_current, provenance, result_path, write_result
 from benchmark.retrievers import Retriever, Run, build_retriever
@@ -38,6 +40,8 @@ class RunSummary:
     present: list[Path] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    log_dir: Path | None = None
+    """Where the failure log goes (default: the cache's logs/ folder)."""
     log_path: Path | None = None
     """Tracebacks of the failures, one after another (only written when something failed)."""
 
@@ -45,7 +49,7 @@ class RunSummary:
         self.failed.append(f"{label}: {type(error).__name__}: {error}")
         if self.log_path is None:
             stamp = time.strftime("%Y%m%d-%H%M%S")
-            self.log_path = cache_dir() / "logs" / f"run-{stamp}-{os.getpid()}.log"
+            self.log_path = (self.log_dir or cache_dir() / "logs") / f"run-{stamp}-{os.getpid()}.log"
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
         trace = "".join(traceback.format_exception(error))
         with self.log_path.open("a", encoding="utf-8") as f:
@@ -60,8 +64,15 @@ class _Retrievers:
         self.task = task
         self._built: dict[tuple, Retriever] = {}
 
+    @staticmethod
+    def _key(spec: ComponentSpec, finetuned: bool, folder: Path | None) -> tuple:
+        return (spec.use, repr(sorted(spec.args.items())), finetuned, folder)
+
+    def evict(self, spec: ComponentSpec, finetuned: bool, folder: Path | None) -> None:
+        self._built.pop(self._key(spec, finetuned, folder), None)
+
     def get(self, spec: ComponentSpec, finetuned: bool, folder: Path | None) -> Retriever:
-        key = (spec.use, repr(sorted(spec.args.items())), finetuned, folder)
+        key = self._key(spec, finetuned, folder)
         if key not in self._built:
             retriever = build_retriever(spec.use, spec.args, folder)
             if finetuned:
@@ -94,10 +105,10 @@ def system_config(system: System, augmenter_fingerprint: dict) -> dict:
         "retriever": {"use": system.retriever.use, "args": system.retriever.args, "finetuned": system.finetuned},
         "finetune": DEFAULT_RECIPE.as_dict() if system.finetuned else None,
     }
-    code = {spec.use: sha for spec in (system.augmenter, system.retriever)
-            if (sha := source_sha256(spec.use, system.folder))}
-    if code:  # a submission's own module: editing it makes its results stale
-        config["code"] = code
+    files = {f"{kind}:{name}": sha for kind, spec in (("augmenter", system.augmenter), ("retriever", system.retriever))
+             for name, sha in content_hashes(spec.use, spec.args, system.folder).items()}
+    if files:  # a submission's own module or data: editing it makes its results stale
+        config["files"] = files
     return config
 
 
@@ -136,10 +147,10 @@ def _record(system: System, task: Task, suite: Suite, suite_sha: str, split: str
     }
 
 
-def _augment(aug: Augmenter, use: str, queries: list[Query], timeout_s: float | None,
+def _augment(aug: Augmenter, use: str, oracle: bool, queries: list[Query], timeout_s: float | None,
              ) -> tuple[list[Augmentation], float] | Exception:
     """Augmentations and seconds taken, or the exception (kept, so the -ft row does not wait again)."""
-    visible = [visible_query(q, aug.oracle) for q in queries]
+    visible = [visible_query(q, oracle) for q in queries]
     start = time.perf_counter()
     try:
         out = call_with_timeout(lambda: aug.augment(visible), timeout_s, f"augmenter {use!r}")
@@ -155,6 +166,7 @@ def run_task(task: Task, suite: Suite, suite_sha: str, systems: list[System], sp
              progress: Callable[[str], None] = lambda _: None, timeout_s: float | None = None) -> None:
     retrievers = _Retrievers(task)
     augmented: dict[tuple, tuple[list[Augmentation], float] | Exception] = {}
+    augmenters: dict[tuple, Augmenter] = {}
     for split in [s for s in (splits or task.eval_splits) if s in task.qrels]:
         queries = task.split_queries(split)
         for system in systems:
@@ -162,22 +174,33 @@ def run_task(task: Task, suite: Suite, suite_sha: str, systems: list[System], sp
             progress(label)
             path = result_path(results, task.id, split, system.id)
             try:
-                aug = build_augmenter(system.augmenter.use, system.augmenter.args, system.folder)
+                aug_key = (system.augmenter.use, repr(sorted(system.augmenter.args.items())), system.folder)
+                if aug_key not in augmenters:
+                    augmenters[aug_key] = build_augmenter(system.augmenter.use, system.augmenter.args, system.folder)
+                aug = augmenters[aug_key]
+                if bool(getattr(aug, "oracle", False)) != (system.role == "oracle"):
+                    raise GuardrailError(f"augmenter {system.augmenter.use!r}: the built object says oracle="
+                                         f"{getattr(aug, 'oracle', None)!r}, its class (which decides the role, "
+                                         f"{system.role}) does not; declare `oracle` as a class attribute")
                 config = system_config(system, aug.fingerprint())
                 if is_current(path, task, sha256_json(config)):
                     summary.present.append(path)
                     continue
                 key = (system.augmenter.use, repr(sorted(system.augmenter.args.items())), system.folder, split)
                 if key not in augmented:
-                    augmented[key] = _augment(aug, system.augmenter.use, queries, timeout_s)
+                    augmented[key] = _augment(aug, system.augmenter.use, system.role == "oracle", queries, timeout_s)
                 if isinstance(augmented[key], Exception):  # failed once for this split: fails the same again
                     raise augmented[key]
                 augmentations, augment_s = augmented[key]
                 texts = {q.id: a.text for q, a in zip(queries, augmentations, strict=True)}
                 retriever = retrievers.get(system.retriever, system.finetuned, system.folder)
                 start = time.perf_counter()
-                run = call_with_timeout(lambda: search(retriever, texts, queries, DEPTH, len(task.corpus)),
-                                        timeout_s, f"retriever {system.retriever.use!r}")
+                try:
+                    run = call_with_timeout(lambda: search(retriever, texts, queries, DEPTH, len(task.corpus)),
+                                            timeout_s, f"retriever {system.retriever.use!r}")
+                except ComponentTimeout:
+                    retrievers.evict(system.retriever, system.finetuned, system.folder)  # still busy in its thread
+                    raise
                 search_s = time.perf_counter() - start
                 check_run(run, queries, task.corpus, DEPTH, system.retriever.use)
                 record = _record(system, task, suite, suite_sha, split, retriever, augmentations, texts, run,
@@ -193,9 +216,9 @@ def run_task(task: Task, suite: Suite, suite_sha: str, systems: list[System], sp
 def run_suite(suite: Suite, submissions: list[Submission], systems: list[System], results: Path,
               task_ids: list[str] | None = None, splits: list[str] | None = None,
               show_progress: bool = True, allow_modified: bool = False,
-              timeout_s: float | None = DEFAULT_TIMEOUT_S) -> RunSummary:
+              timeout_s: float | None = DEFAULT_TIMEOUT_S, log_dir: Path | None = None) -> RunSummary:
     """Evaluate every system on every task and split asked for; only missing results are computed."""
-    summary = RunSummary()
+    summary = RunSummary(log_dir=log_dir)
     manifests = {s.name: s.manifest_sha256 for s in submissions}
     tasks = [suite.load(task_id, allow_modified) for task_id in task_ids or suite.task_ids]
     suite_sha = suite.sha256()

@@ -12,6 +12,7 @@ dozens of comparisons); tests check the two agree.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -24,11 +25,19 @@ BOOTSTRAPS = 10_000
 CONFIDENCE = 0.95
 ALPHA = 0.05
 SEED = 0
+CHUNK_CELLS = 4_000_000  # sign-matrix cells per chunk (32 MB as float64)
+
+
+def permutations_for(comparisons: int, alpha: float = 0.05) -> int:
+    """Enough random sign assignments that Holm's smallest threshold, alpha / m, stays reachable
+    with room to spare (the smallest Monte Carlo p-value is 1 / (B + 1))."""
+    return max(PERMUTATIONS, math.ceil(20 * comparisons / alpha))
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """system minus reference on one task split."""
+    """system minus reference on one task split. The interval is unadjusted; the p-value is raw
+    (the board shows it after Holm's correction)."""
 
     delta: float
     ci_low: float
@@ -49,13 +58,17 @@ def randomization_p(diff: np.ndarray, permutations: int = PERMUTATIONS, seed: in
     if 2 ** n <= permutations:
         signs = 1 - 2 * ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1)
         return float(np.mean(np.abs(signs @ diff / n) >= observed - tolerance))
-    flipped = np.random.default_rng(seed).integers(0, 2, size=(permutations, n), dtype=np.int8)
-    null = (diff.sum() - 2 * (flipped.astype(np.float64) @ diff)) / n  # flipping a sign subtracts twice it
-    extreme = int(np.sum(np.abs(null) >= observed - tolerance))
+    rng, extreme, total = np.random.default_rng(seed), 0, diff.sum()
+    rows = max(1, CHUNK_CELLS // n)  # bounded memory whatever the number of queries
+    for start in range(0, permutations, rows):
+        flipped = rng.integers(0, 2, size=(min(rows, permutations - start), n), dtype=np.int8)
+        null = (total - 2 * (flipped.astype(np.float64) @ diff)) / n  # flipping a sign subtracts twice it
+        extreme += int(np.sum(np.abs(null) >= observed - tolerance))
     return (extreme + 1) / (permutations + 1)
 
 
-def compare(system: Mapping[str, float], reference: Mapping[str, float]) -> Comparison:
+def compare(system: Mapping[str, float], reference: Mapping[str, float],
+            permutations: int = PERMUTATIONS) -> Comparison:
     """Paired comparison over the queries both sides scored (they score the same judged queries)."""
     if system.keys() != reference.keys() or not system:
         raise ValueError("a paired comparison needs per-query values for the same queries on both sides")
@@ -66,7 +79,7 @@ def compare(system: Mapping[str, float], reference: Mapping[str, float]) -> Comp
     delta = float(diff.mean())
     if not diff.any():  # identical rankings: nothing to test
         return Comparison(0.0, 0.0, 0.0, 1.0, len(qids))
-    p_value = randomization_p(diff)
+    p_value = randomization_p(diff, permutations)
     if np.all(diff == diff[0]):  # every query moved by the same amount: the interval is that amount
         low = high = delta
     else:

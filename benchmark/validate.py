@@ -1,8 +1,9 @@
 """`iqbench validate`: everything that can be checked about a submission before a long run.
 
 All problems are collected and reported together, so a submitter fixes them in one pass:
-the manifest, both components (found, built, protocol kept), a two-query trial of the
-augmenter on the suite's first task, and a precomputed file's coverage of the suite.
+the manifest, both components (found, built, protocol kept), two-query trials of the
+augmenter and of the retriever on the suite's first task, and a precomputed file's coverage
+of the suite.
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ from pathlib import Path
 from benchmark.augmenters import build_augmenter, visible_query
 from benchmark.augmenters.base import NotApplicable
 from benchmark.augmenters.precomputed import PrecomputedError, read_rows
-from benchmark.guardrails import call_with_timeout, check_augmentations
+from benchmark.guardrails import call_with_timeout, check_augmentations, check_run
 from benchmark.plugins import PluginError, resolve_paths
 from benchmark.retrievers import build_retriever
 from benchmark.submission import SubmissionError, load_submission
-from benchmark.task import Suite
+from benchmark.task import Query, Suite
 
 TRIAL_QUERIES = 2
 TRIAL_TIMEOUT_S = 300.0
+TRIAL_DOCS = 50
 
 
 def _precomputed_coverage(path: Path, suite: Suite) -> list[str]:
@@ -42,6 +44,22 @@ def _precomputed_coverage(path: Path, suite: Suite) -> list[str]:
     return problems
 
 
+def _trial_search(retriever, use: str, suite: Suite) -> list[str]:
+    """Index a slice of the first task's corpus and search two queries: the output checks run early."""
+    task = suite.load(suite.task_ids[0])
+    queries = [Query(q.id, q.text) for q in task.split_queries(task.eval_splits[0])[:TRIAL_QUERIES]]
+    corpus = dict(list(task.corpus.items())[:TRIAL_DOCS])
+    try:
+        def trial():
+            retriever.index(corpus)
+            return retriever.search({q.id: q.text for q in queries}, 10)
+        check_run(call_with_timeout(trial, TRIAL_TIMEOUT_S, f"retriever {use!r}"), queries, corpus, 10, use)
+    except Exception as e:
+        return [f"retriever: a trial search of {len(queries)} {task.id} queries over {len(corpus)} documents "
+                f"failed: {type(e).__name__}: {e}"]
+    return []
+
+
 def validate(folder: Path, suite: Suite) -> list[str]:
     """Problems found, each naming the file or component and what was expected; [] when valid."""
     folder = Path(folder)
@@ -55,10 +73,13 @@ def validate(folder: Path, suite: Suite) -> list[str]:
         augmenter = build_augmenter(m.augmenter.use, m.augmenter.args, folder)
     except (PluginError, PrecomputedError) as e:
         problems.append(f"augmenter: {e}")
+    retriever = None
     try:
-        build_retriever(m.retriever.use, m.retriever.args, folder)
+        retriever = build_retriever(m.retriever.use, m.retriever.args, folder)
     except PluginError as e:
         problems.append(f"retriever: {e}")
+    if retriever is not None:
+        problems += _trial_search(retriever, m.retriever.use, suite)
     if m.augmenter.use == "precomputed" and augmenter is not None:
         problems += _precomputed_coverage(Path(resolve_paths(dict(m.augmenter.args), folder)["path"]), suite)
     elif augmenter is not None:

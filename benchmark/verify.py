@@ -15,7 +15,8 @@ from pathlib import Path
 from benchmark.metrics import METRICS
 from benchmark.protocol import System
 from benchmark.results import iter_results, read_result, result_path
-from benchmark.runner import run_suite
+from benchmark.runner import RunSummary, run_suite
+from benchmark.storage import cache_dir
 from benchmark.submission import Submission
 from benchmark.task import Suite
 
@@ -43,24 +44,28 @@ def _compare(label: str, old: dict, new: dict, tolerance: float) -> list[Differe
             if abs(values[m] - other[m]) > tolerance:
                 out.append(Difference(label, f"per_query[{qid}].{m}", values[m], other[m]))
     if old["task"]["sha256"] != new["task"]["sha256"]:
-        out.append(Difference(label, "task.sha256", old["task"]["sha256"], new["task"]["sha256"]))
+        out.append(Difference(label, "task.sha256 (the task changed since)", old["task"]["sha256"], new["task"]["sha256"]))
+    if old["system"].get("config_sha256") != new["system"]["config_sha256"]:
+        out.append(Difference(label, "system.config_sha256 (stale: the system's configuration changed since)",
+                              old["system"].get("config_sha256"), new["system"]["config_sha256"]))
     return out
 
 
 def verify(results: Path, suite: Suite, submissions: list[Submission], systems: list[System],
-           task_ids: list[str] | None = None, tolerance: float = 0.0) -> tuple[int, list[Difference], list[str]]:
-    """(results checked, differences, failures) for the committed results of `systems` on `task_ids`."""
+           task_ids: list[str] | None = None, tolerance: float = 0.0) -> tuple[int, list[Difference], RunSummary]:
+    """(results checked, differences, the recomputation's summary) for the committed results of
+    `systems` on `task_ids`; failures' tracebacks go to the user's cache, not the temporary one."""
     wanted = {s.id for s in systems}
     committed = [r for r in iter_results(results)
                  if r.record["system"]["id"] in wanted and (not task_ids or r.record["task"]["id"] in task_ids)]
     tasks = sorted({r.record["task"]["id"] for r in committed})
     splits = sorted({r.record["task"]["split"] for r in committed})
-    previous = os.environ.get("IQBENCH_CACHE")
+    previous, log_dir = os.environ.get("IQBENCH_CACHE"), cache_dir() / "logs"
     with tempfile.TemporaryDirectory(prefix="iqbench-verify-") as tmp:
         os.environ["IQBENCH_CACHE"] = str(Path(tmp) / "cache")
         try:
             summary = run_suite(suite, submissions, [s for s in systems if s.id in wanted], Path(tmp) / "results",
-                                tasks, splits, show_progress=False)
+                                tasks, splits, show_progress=False, log_dir=log_dir)
         finally:
             if previous is None:
                 os.environ.pop("IQBENCH_CACHE", None)
@@ -75,4 +80,4 @@ def verify(results: Path, suite: Suite, submissions: list[Submission], systems: 
                 differences.append(Difference(label, "result", "present", None))
                 continue
             differences += _compare(label, rec, read_result(fresh), tolerance)
-    return len(committed), differences, summary.failed
+    return len(committed), differences, summary

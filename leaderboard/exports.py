@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 
-from benchmark.cite import suite_bibtex
+from benchmark.cite import latex_escape, suite_bibtex
 from benchmark.metrics import LABELS, METRICS
 from leaderboard.view import Leaderboard
 
@@ -36,15 +35,9 @@ def to_csv(board: Leaderboard) -> str:
     return out.getvalue()
 
 
-def latex_escape(text: str) -> str:
-    replacements = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-    return re.sub(r"[\\&%$#_{}~^]", lambda m: replacements[m.group()], text)
-
-
 def to_latex(board: Leaderboard) -> str:
-    """The main board: nDCG@10 per task split, the suite mean and the added tokens; a dagger marks
-    a significant difference from the fine-tuned reference (Holm-corrected, p < 0.05)."""
+    """The main board: nDCG@10 per task split, the suite mean and the added tokens; an up or down
+    arrow marks a significant difference from the fine-tuned reference (Holm-corrected, p < 0.05)."""
     cols = board.columns
     lines = [
         "% iqbench " + f"{board.suite.name} {board.suite.version}; requires \\usepackage{{booktabs}}",
@@ -60,7 +53,7 @@ def to_latex(board: Leaderboard) -> str:
             if cell is None:
                 cells.append("--")
             else:
-                mark = r"$^\dagger$" if cell.verdict in ("better", "worse") else ""
+                mark = {"better": r"$^{\uparrow}$", "worse": r"$^{\downarrow}$"}.get(cell.verdict or "", "")
                 cells.append(f"{cell.main:.3f}{mark}")
         name = latex_escape(row.system_id) + (" (ref.)" if row.role == "reference" else "") + (
             " (oracle)" if row.role == "oracle" else "")
@@ -68,7 +61,8 @@ def to_latex(board: Leaderboard) -> str:
         lines.append(f"{name} & " + " & ".join(cells)
                      + f" & {mean:.3f} & {row.mean('added_tokens') or 0:.0f} \\\\")
     lines += [r"\bottomrule", r"\end{tabular}", ""]
-    lines.insert(0, f"% {LABELS['ndcg_cut_10']}; dagger: significantly different from the fine-tuned reference")
+    lines.insert(0, f"% {LABELS['ndcg_cut_10']}; arrows: significantly better / worse than the fine-tuned reference "
+                    "(Holm-corrected p < 0.05)")
     return "\n".join(lines)
 
 

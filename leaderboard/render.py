@@ -8,6 +8,7 @@ written to a temporary folder and swapped in whole, so a reader never sees half 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -24,6 +25,7 @@ from leaderboard.exports import to_bibtex, to_csv, to_latex
 from leaderboard.view import Leaderboard
 
 ASSETS = Path(__file__).resolve().parent / "assets"
+MARKER = ".iqbench-site"
 PAGE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -73,6 +75,9 @@ def _submission_pages(board: Leaderboard) -> dict[str, dict]:
 def render_site(board: Leaderboard, out_dir: Path, results_dir: Path) -> Path:
     """Write the whole site to out_dir (replaced atomically); returns the index page."""
     out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / MARKER).is_file():
+        raise ValueError(f"{out_dir}: refusing to replace a folder that `iqbench render` did not write "
+                         f"(no {MARKER} in it); choose another --out")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
     try:
@@ -97,12 +102,21 @@ def render_site(board: Leaderboard, out_dir: Path, results_dir: Path) -> Path:
         _write(tmp / "downloads" / "iqbench.bib", to_bibtex(board))
         if Path(results_dir).is_dir():
             shutil.copytree(results_dir, tmp / "downloads" / "results")
+            files = sorted(p.relative_to(tmp / "downloads" / "results").as_posix()
+                           for p in (tmp / "downloads" / "results").glob("*/*/*.json"))
+            _write(tmp / "downloads" / "results" / "index.html", env.get_template("results_index.html").render(
+                root="../..", page="downloads", files=files, **common))
+        _write(tmp / MARKER, "Written by `iqbench render`; the next render replaces this whole folder.\n")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     if out_dir.exists():
-        shutil.rmtree(out_dir)
-    publish_dir(tmp, out_dir)
+        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+        os.replace(out_dir, old)  # the new site takes its place in one rename; then the old one goes
+        publish_dir(tmp, out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        publish_dir(tmp, out_dir)
     return out_dir / "index.html"
 
 

@@ -14,7 +14,7 @@ from typing import Mapping
 
 from benchmark.board import Board, Cell, build_board
 from benchmark.metrics import MAIN_METRIC
-from benchmark.stats import Comparison, compare, holm, verdict
+from benchmark.stats import Comparison, compare, holm, permutations_for, verdict
 from benchmark.submission import Submission
 from benchmark.task import Suite
 
@@ -57,9 +57,10 @@ class RowView:
     role: str
     submission: str | None
     reference: str
+    finetuned: bool
     cells: Mapping[tuple[str, str], CellView]
     rank: int | None = None
-    """Position by mean nDCG@10; oracle rows are never ranked."""
+    """Position by mean nDCG@10 among rows with every task split; oracle rows are never ranked."""
 
     def mean(self, attribute: str) -> float | None:
         values = [_value(c, attribute) for c in self.cells.values()]
@@ -120,7 +121,10 @@ class Verdict:
             f" and {self.llm_tokens:,.0f} LLM tokens" if self.llm_tokens else "")
         first = (f"On the pretrained retriever it moves nDCG@10 from {self.baseline:.3f} to {self.augmented:.3f}"
                  f" at {tokens}")
-        if self.gap_closed is not None and self.gap_closed >= 0:
+        if self.gap_closed is not None and self.gap_closed > 1:
+            first += (f": it surpasses fine-tuning, which alone reaches {self.reference:.3f} at no extra "
+                      "tokens.")
+        elif self.gap_closed is not None and self.gap_closed >= 0:
             first += (f": it closes {self.gap_closed:.0%} of the gap to fine-tuning, which alone reaches "
                       f"{self.reference:.3f} at no extra tokens.")
         elif self.gap_closed is not None:
@@ -130,7 +134,9 @@ class Verdict:
             first += f"; fine-tuning alone does not beat the pretrained retriever here ({self.reference:.3f})."
         n = sum(self.on_top.values())
         delta = self.augmented_finetuned - self.reference
-        if self.on_top["better"] == 0 and self.on_top["worse"] == 0:
+        if n == 0:
+            second = "Augmentation on top of fine-tuning was not compared with the reference on any task split."
+        elif self.on_top["better"] == 0 and self.on_top["worse"] == 0:
             second = f"It adds nothing significant on top of fine-tuning ({delta:+.3f} nDCG@10, {n} task splits)."
         else:
             second = (f"On top of fine-tuning it changes nDCG@10 by {delta:+.3f}: significantly better on "
@@ -161,15 +167,21 @@ class Leaderboard:
 def _compare_all(board: Board) -> dict[tuple[str, tuple[str, str]], tuple[Comparison, float]]:
     """Every shown system-versus-reference comparison, with Holm-adjusted p-values."""
     rows = {r.system_id: r for r in board.rows}
-    found: dict[tuple[str, tuple[str, str]], Comparison] = {}
+    pairs: dict[tuple[str, tuple[str, str]], tuple[Cell, Cell]] = {}
     for row in board.rows:
         ref = rows.get(row.reference)
         if ref is None or row.system_id == row.reference:
             continue
         for col, cell in row.cells.items():
             ref_cell = ref.cells.get(col)
-            if ref_cell is not None and ref_cell.per_query.keys() == cell.per_query.keys():
-                found[(row.system_id, col)] = compare(cell.per_query, ref_cell.per_query)
+            if ref_cell is None:
+                continue
+            if ref_cell.per_query.keys() != cell.per_query.keys():
+                raise ValueError(f"{col[0]}/{col[1]}: {row.system_id} and its reference {row.reference} were scored "
+                                 "on different queries (results from different task versions?)")
+            pairs[(row.system_id, col)] = (cell, ref_cell)
+    permutations = permutations_for(len(pairs))
+    found = {k: compare(a.per_query, b.per_query, permutations) for k, (a, b) in pairs.items()}
     keys = sorted(found)
     adjusted = holm([found[k].p_value for k in keys])
     return {k: (found[k], p) for k, p in zip(keys, adjusted)}
@@ -180,8 +192,8 @@ def _verdicts(rows: list[RowView], submissions: Mapping[str, Submission]) -> lis
     out = []
     for sub_name in sorted({r.submission for r in rows if r.submission}):
         mine = [r for r in rows if r.submission == sub_name]
-        pre = next((r for r in mine if not r.system_id.endswith("-ft")), None)
-        ft = next((r for r in mine if r.system_id.endswith("-ft")), None)
+        pre = next((r for r in mine if not r.finetuned), None)
+        ft = next((r for r in mine if r.finetuned), None)
         if pre is None or ft is None or ft.reference not in by_id:
             continue
         reference = by_id[ft.reference]
@@ -226,11 +238,14 @@ def build_leaderboard(results_dir: Path, suite: Suite, submissions: list[Submiss
             found = stats.get((row.system_id, col))
             cells[col] = (CellView(cell, found[0], found[1], verdict(found[0].delta, found[1])) if found
                           else CellView(cell))
-        rows.append(RowView(row.system_id, row.role, row.submission, row.reference, cells))
-    ranked = sorted((r for r in rows if r.role != "oracle"), key=lambda r: -(r.mean_main or 0.0))
+        rows.append(RowView(row.system_id, row.role, row.submission, row.reference, row.finetuned, cells))
+    # Means over different task sets are not comparable: only rows with every column are ranked.
+    ranked = sorted((r for r in rows if r.role != "oracle" and len(r.cells) == len(columns)),
+                    key=lambda r: -(r.mean_main or 0.0))
     ranks = {r.system_id: i for i, r in enumerate(ranked, 1)}
-    rows = sorted((RowView(r.system_id, r.role, r.submission, r.reference, r.cells, ranks.get(r.system_id))
-                   for r in rows), key=lambda r: (r.rank is None, r.rank or 0, r.system_id))
+    rows = sorted((RowView(r.system_id, r.role, r.submission, r.reference, r.finetuned, r.cells,
+                           ranks.get(r.system_id)) for r in rows),
+                  key=lambda r: (r.rank is None, r.rank or 0, -(r.mean_main or 0.0), r.system_id))
     subs = {s.name: s for s in submissions}
     return Leaderboard(suite, suite.sha256(), columns, rows, _verdicts(rows, subs), subs,
                        sum(len(r.cells) for r in rows), cards)

@@ -36,7 +36,8 @@ def record(system_id: str, values: list[float], tokens: float) -> dict:
     return {
         "schema": SCHEMA,
         "system": {"id": system_id, "role": ROLES.get(system_id, "submission"),
-                   "submission": None if system_id in ROLES else "xss", "reference": "none@minilm-l6-ft"},
+                   "submission": None if system_id in ROLES else "xss", "reference": "none@minilm-l6-ft",
+                   "retriever": {"finetuned": system_id.endswith("-ft")}},
         "task": {"id": "tiny", "split": "test", "official": True, "queries": len(QIDS)},
         "metrics": {m: sum(pq[m] for pq in per_query.values()) / len(QIDS) for m in METRICS},
         "per_query": per_query,

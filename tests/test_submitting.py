@@ -217,8 +217,8 @@ def test_verify_recomputes_and_reports_differences(tiny_root, tmp_path):
     rec = json.loads(path.read_text())
     rec["per_query"]["te0"]["ndcg_cut_10"] = 0.123
     path.write_text(json.dumps(rec))
-    checked, differences, failures = verify(tmp_path / "results", suite, subs, systems)
-    assert checked == 1 and not failures
+    checked, differences, summary = verify(tmp_path / "results", suite, subs, systems)
+    assert checked == 1 and not summary.failed
     assert [(d.result, d.what, d.committed) for d in differences] == [
         ("tiny/test/none@bm25", "per_query[te0].ndcg_cut_10", 0.123)]
 
@@ -276,3 +276,12 @@ def test_editing_a_plugin_makes_its_results_stale(tiny_root, tmp_path):
     assert len(run_once().written) == 1 and len(run_once().present) == 1
     (folder / "plugin.py").write_text(plugin_code("return [Augmentation(q.text + ' b') for q in queries]"))
     assert len(run_once().written) == 1
+
+
+def test_validate_tries_the_retriever(tmp_path, tiny_root):
+    code = ("class R:\n    name = 'r'\n    def fingerprint(self):\n        return {}\n"
+            "    def index(self, corpus):\n        self.ids = list(corpus)\n"
+            "    def search(self, texts, k):\n        return {q: {'not-a-doc': 1.0} for q in texts}\n")
+    folder = write_submission(tmp_path, "badret", 'use = "context"', retriever='use = "ret:R"', code=code, module="ret")
+    [problem] = validate(folder, load_suite(tiny_root))
+    assert "retriever: a trial search of 2 tiny queries" in problem and "unknown document ids ['not-a-doc']" in problem

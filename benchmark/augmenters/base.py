@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Protocol, Sequence, runtime_checkable
 
 from benchmark.task import Query
+
+
+MAX_TEXT_CHARS = 20_000
+"""The most characters an augmentation may hand a retriever (about 5,000 tokens)."""
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,7 @@ class Augmenter(Protocol):
 
 
 def visible_query(query: Query, oracle: bool) -> Query:
-    """The query as an augmenter may see it: the human rewrite is removed unless it is an oracle."""
-    if oracle or query.explicit is None:
-        return query
-    return Query(id=query.id, text=query.text, context=query.context, explicit=None, candidates=query.candidates)
+    """The query as an augmenter may see it: the human rewrite removed unless it is an oracle, and
+    its own copy of the context, so an augmenter that changes it cannot affect another system."""
+    return Query(id=query.id, text=query.text, context=MappingProxyType(copy.deepcopy(dict(query.context))),
+                 explicit=query.explicit if oracle else None, candidates=query.candidates)

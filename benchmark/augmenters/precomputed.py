@@ -12,13 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from benchmark.augmenters.base import Augmentation
+from benchmark.augmenters.base import MAX_TEXT_CHARS, Augmentation
 from benchmark.storage import sha256_file
 from benchmark.task import Query
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
-MAX_TEXT_CHARS = 20_000
-"""The most characters an augmentation may hand a retriever (about 5,000 tokens)."""
 
 
 class PrecomputedError(ValueError):
