@@ -178,6 +178,14 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _results_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--results", type=Path, default=results_root(), help="results folder (default: results/)")
+
+
+def _submissions_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--submissions", type=Path, default=submissions_root(), help="folder of submissions")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="iqbench", description="Implicit-query retrieval benchmark.")
     parser.add_argument("--version", action="version", version=f"iqbench {__version__}")
@@ -193,8 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", action="append", help="task id (repeatable; default: the whole suite)")
     p.add_argument("--split", action="append", help="split (repeatable; default: each task's evaluation splits)")
     p.add_argument("--only", action="append", metavar="SYSTEM", help="system id (repeatable; default: all systems)")
-    p.add_argument("--results", type=Path, default=results_root())
-    p.add_argument("--submissions", type=Path, default=submissions_root(), help="folder of submissions")
+    _results_option(p)
+    _submissions_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--allow-modified", action="store_true",
                    help="run on tasks that do not match their SHA256SUMS (results are marked unofficial)")
@@ -206,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check submissions before a run: manifest, components, files")
     p.add_argument("submission", nargs="+", help="submission names or folders")
-    p.add_argument("--submissions", type=Path, default=submissions_root(), help="folder of submissions")
+    _submissions_option(p)
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("verify", help="recompute committed results from scratch and report differences")
@@ -214,23 +222,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", action="append", help="task id (repeatable; default: every task with results)")
     p.add_argument("--only", action="append", metavar="SYSTEM", help="system id (repeatable)")
     p.add_argument("--tolerance", type=float, default=0.0, help="largest metric difference accepted (default 0)")
-    p.add_argument("--results", type=Path, default=results_root())
-    p.add_argument("--submissions", type=Path, default=submissions_root(), help="folder of submissions")
+    _results_option(p)
+    _submissions_option(p)
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("cite", help="BibTeX for the suite, its sources and the named submissions")
     p.add_argument("submission", nargs="*", help="submission names")
-    p.add_argument("--submissions", type=Path, default=submissions_root(), help="folder of submissions")
+    _submissions_option(p)
     p.set_defaults(func=cmd_cite)
 
     p = sub.add_parser("render", help="render the HTML leaderboard from the results (no evaluation)")
-    p.add_argument("--results", type=Path, default=results_root())
-    p.add_argument("--submissions", type=Path, default=submissions_root(), help="folder of submissions")
+    _results_option(p)
+    _submissions_option(p)
     p.add_argument("--out", type=Path, default=results_root().parent / "site", help="site folder (default: site/)")
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("show", help="results table in the terminal")
-    p.add_argument("--results", type=Path, default=results_root())
+    _results_option(p)
     p.add_argument("--metric", default="ndcg_cut_10", choices=sorted(LABELS))
     p.set_defaults(func=cmd_show)
     return parser
