@@ -69,13 +69,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         console.print(f"  [red]FAILED[/red] {line}", highlight=False)
     if summary.log_path:
         console.print(f"Tracebacks: {summary.log_path}", highlight=False, soft_wrap=True)
-    if not args.no_table:
-        show(args.results, suite.task_ids)
+    if not args.no_table:  # what this run was about: its tasks, and its submissions' systems if named
+        show(args.results, args.task or list(suite.task_ids), only_tasks=bool(args.task),
+             systems={s.id for s in systems} if args.submission or args.only else None)
     return 1 if summary.failed else 0
 
 
-def show(results: Path, task_order: list[str], metric: str = "ndcg_cut_10") -> None:
+def show(results: Path, task_order: list[str], metric: str = "ndcg_cut_10", only_tasks: bool = False,
+         systems: set[str] | None = None) -> None:
     board = build_board(results, task_order)
+    if only_tasks:
+        board.columns[:] = [c for c in board.columns if c[0] in task_order]
+    if systems is not None:
+        board.rows[:] = [r for r in board.rows if r.system_id in systems]
     if not board.rows:
         console.print(f"No results in {results}.")
         return

@@ -133,14 +133,15 @@ class Verdict:
         else:
             first += f"; fine-tuning alone does not beat the pretrained retriever here ({self.reference:.3f})."
         n = sum(self.on_top.values())
+        splits = f"{n} task split{'' if n == 1 else 's'}"
         delta = self.augmented_finetuned - self.reference
         if n == 0:
             second = "Augmentation on top of fine-tuning was not compared with the reference on any task split."
         elif self.on_top["better"] == 0 and self.on_top["worse"] == 0:
-            second = f"It adds nothing significant on top of fine-tuning ({delta:+.3f} nDCG@10, {n} task splits)."
+            second = f"It adds nothing significant on top of fine-tuning ({delta:+.3f} nDCG@10, {splits})."
         else:
             second = (f"On top of fine-tuning it changes nDCG@10 by {delta:+.3f}: significantly better on "
-                      f"{self.on_top['better']}, worse on {self.on_top['worse']} of {n} task splits.")
+                      f"{self.on_top['better']}, worse on {self.on_top['worse']} of {splits}.")
         return [first, second]
 
 

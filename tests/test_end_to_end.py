@@ -96,6 +96,10 @@ def test_cli_run_and_show(first_run, capsys):
     assert code == 0
     assert "0 results written, 7 already present" in out
     assert "oracle-minilm@minilm-l6-ft" in out and "tiny / test" in out
+    main(["--tasks", str(tiny_root), "run", "context-minilm", "--task", "tiny", "--results", str(results),
+          "--submissions", str(REPO / "submissions"), "--quiet"])
+    out = capsys.readouterr().out  # the table shows what the run was about: that submission's systems
+    assert "context-minilm@minilm-l6-ft" in out and "none@minilm-l6-ft" in out and "none@bm25" not in out
     assert main(["--tasks", str(tiny_root), "tasks"]) == 0
     line = next(ln for ln in capsys.readouterr().out.splitlines() if "tiny" in ln)
     assert "tool" in line and "12" in line and "100%" in line  # family, docs, share with explicit
