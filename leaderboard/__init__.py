@@ -1,1 +1,1 @@
-"""The static HTML leaderboard (view model, templates, assets). Until it lands, `iqbench show` prints the board."""
+"""The static HTML leaderboard: view model (view.py), chart, exports and templates rendered by render.py."""
