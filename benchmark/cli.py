@@ -168,10 +168,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     from leaderboard.render import render_site
     from leaderboard.view import build_leaderboard
 
-    board = build_leaderboard(args.results, load_suite(args.tasks), load_submissions(args.submissions))
     try:
+        board = build_leaderboard(args.results, load_suite(args.tasks), load_submissions(args.submissions))
         index = render_site(board, args.out, args.results)
-    except ValueError as e:
+    except ValueError as e:  # results that cannot be compared, or an --out that is not a site
         console.print(f"[red]error:[/red] {e}", highlight=False)
         return 2
     console.print(f"Leaderboard: {len(board.rows)} systems, {board.results} results -> {index.resolve().as_uri()}",

@@ -161,9 +161,6 @@ class Leaderboard:
     def families(self) -> list[str]:
         return sorted({c.family for c in self.columns})
 
-    def row(self, system_id: str) -> RowView | None:
-        return next((r for r in self.rows if r.system_id == system_id), None)
-
 
 def _compare_all(board: Board) -> dict[tuple[str, tuple[str, str]], tuple[Comparison, float]]:
     """Every shown system-versus-reference comparison, with Holm-adjusted p-values."""

@@ -186,3 +186,16 @@ def test_site_in_a_real_browser(board, tmp_path, browser):
     page.goto((index.parent / "verdict.html").as_uri())
     assert "closes 75% of the gap" in page.content()
     assert not problems, problems
+
+
+def test_render_refuses_to_replace_a_folder_it_did_not_write(board, tmp_path):
+    lb, results = board
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    with pytest.raises(ValueError, match="refusing to replace"):
+        render_site(lb, precious, results)
+    assert (precious / "thesis.tex").read_text() == "years of work"
+    site = render_site(lb, tmp_path / "site", results).parent
+    render_site(lb, site, results)  # its own site is replaced whole
+    assert (site / "index.html").is_file() and not list(tmp_path.glob(".site.*"))
