@@ -16,8 +16,8 @@ from benchmark.board import build_board
 from benchmark.metrics import LABELS
 from benchmark.protocol import expand_all
 from benchmark.results import results_root
-from benchmark.runner import DEFAULT_TIMEOUT_S, run_suite
 from benchmark.plugins import PluginError
+from benchmark.runner import DEFAULT_TIMEOUT_S, run_suite
 from benchmark.submission import SubmissionError, load_submissions, submissions_root
 from benchmark.task import TaskError, load_suite, tasks_root
 from benchmark.tokens import count_tokens
@@ -133,7 +133,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             for problem in problems:
                 console.print(f"  - {problem}", highlight=False, soft_wrap=True)
         else:
-            console.print(f"[green]{folder.name}: valid[/green] (manifest, components, trial augmentation)")
+            console.print(f"[green]{folder.name}: valid[/green] (manifest, components, trial augmentation and search)")
     return 1 if failed else 0
 
 

@@ -143,7 +143,7 @@ def dataset_ids() -> list[str]:
     suite = load_suite()
     ids = []
     for task_id in suite.task_ids:
-        ids += [f"{PREFIX}/{task_id}"] + [f"{PREFIX}/{task_id}/{s}" for s in _task(task_id).splits]
+        ids += [f"{PREFIX}/{task_id}"] + [f"{PREFIX}/{task_id}/{s}" for s in suite.card(task_id)["splits"]]
     return ids
 
 

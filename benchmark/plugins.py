@@ -51,10 +51,18 @@ def available(kind: str) -> list[str]:
     return sorted(set(_registered(kind)) | set(_entry_points(kind)))
 
 
+def _module_file(module: str, folder: Path | None) -> Path | None:
+    """`module.py` in the submission folder, if `module` names one (a plain, undotted name)."""
+    if folder is None or "." in module or not MODULE_NAME.fullmatch(module):
+        return None
+    path = Path(folder) / f"{module}.py"
+    return path if path.is_file() else None
+
+
 def _from_folder(module: str, folder: Path) -> Any | None:
     """`module.py` in the submission folder, imported under a name private to that folder."""
-    path = folder / f"{module}.py"
-    if "." in module or not path.is_file():
+    path = _module_file(module, folder)
+    if path is None:
         return None
     name = f"iqbench_submission_{sha256_bytes(str(folder.resolve()).encode())[:12]}_{module}"
     if name in sys.modules:
@@ -74,9 +82,8 @@ def content_hashes(use: str, args: dict[str, Any], folder: Path | None) -> dict[
     """Hashes of the submission files a component depends on: its module (module:Class from
     the folder) and its file arguments. Editing any of them makes its results stale."""
     hashes = {}
-    module = use.partition(":")[0] if ":" in use else ""
-    if folder and MODULE_NAME.fullmatch(module) and "." not in module and (Path(folder) / f"{module}.py").is_file():
-        hashes[f"{module}.py"] = sha256_file(Path(folder) / f"{module}.py")
+    if ":" in use and (path := _module_file(use.partition(":")[0], folder)):
+        hashes[path.name] = sha256_file(path)
     if folder:
         for key, value in resolve_paths(args, folder).items():
             if value != args[key] and Path(value).is_file():

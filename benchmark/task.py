@@ -210,15 +210,17 @@ class Suite:
     recorded_sha256: str | None = None
     """The hash suite.toml records (written by tasks/build/build_suite.py); sha256() recomputes it."""
 
-    def load(self, task_id: str, allow_modified: bool = False) -> Task:
+    def folder(self, task_id: str) -> Path:
         if task_id not in self.task_ids:
             raise TaskError(f"unknown task {task_id!r}; the suite has: {', '.join(self.task_ids)}")
-        return load_task(self.root / task_id, allow_modified)
+        return self.root / task_id
+
+    def load(self, task_id: str, allow_modified: bool = False) -> Task:
+        return load_task(self.folder(task_id), allow_modified)
 
     def card(self, task_id: str) -> dict[str, Any]:
-        if task_id not in self.task_ids:
-            raise TaskError(f"unknown task {task_id!r}; the suite has: {', '.join(self.task_ids)}")
-        return read_card(self.root / task_id)
+        """task.toml only: no data file is read or verified."""
+        return read_card(self.folder(task_id))
 
     def sha256(self) -> str:
         """Changes whenever any task file changes: a hash over every task's sha (which, for a

@@ -17,7 +17,7 @@ from benchmark.guardrails import call_with_timeout, check_augmentations, check_r
 from benchmark.plugins import PluginError, resolve_paths
 from benchmark.retrievers import build_retriever
 from benchmark.submission import SubmissionError, load_submission
-from benchmark.task import Query, Suite
+from benchmark.task import Query, Suite, Task
 
 TRIAL_QUERIES = 2
 TRIAL_TIMEOUT_S = 300.0
@@ -44,9 +44,8 @@ def _precomputed_coverage(path: Path, suite: Suite) -> list[str]:
     return problems
 
 
-def _trial_search(retriever, use: str, suite: Suite) -> list[str]:
-    """Index a slice of the first task's corpus and search two queries: the output checks run early."""
-    task = suite.load(suite.task_ids[0])
+def _trial_search(retriever, use: str, task: Task) -> list[str]:
+    """Index a slice of the task's corpus and search two queries: the output checks run early."""
     queries = [Query(q.id, q.text) for q in task.split_queries(task.eval_splits[0])[:TRIAL_QUERIES]]
     corpus = dict(list(task.corpus.items())[:TRIAL_DOCS])
     try:
@@ -78,12 +77,12 @@ def validate(folder: Path, suite: Suite) -> list[str]:
         retriever = build_retriever(m.retriever.use, m.retriever.args, folder)
     except PluginError as e:
         problems.append(f"retriever: {e}")
+    task = suite.load(suite.task_ids[0])  # the trials run on the suite's first task
     if retriever is not None:
-        problems += _trial_search(retriever, m.retriever.use, suite)
+        problems += _trial_search(retriever, m.retriever.use, task)
     if m.augmenter.use == "precomputed" and augmenter is not None:
         problems += _precomputed_coverage(Path(resolve_paths(dict(m.augmenter.args), folder)["path"]), suite)
     elif augmenter is not None:
-        task = suite.load(suite.task_ids[0])
         queries = task.split_queries(task.eval_splits[0])[:TRIAL_QUERIES]
         try:
             out = call_with_timeout(lambda: augmenter.augment([visible_query(q, augmenter.oracle) for q in queries]),
