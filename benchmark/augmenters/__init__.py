@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from benchmark.augmenters.base import Augmentation, Augmenter, NotApplicable, visible_query
+from benchmark.augmenters.base import Augmentation, Augmenter, NotApplicable, TaskAware, TaskView, visible_query
+from benchmark.augmenters.llm import CoTAugmenter, HyDEAugmenter, Query2DocAugmenter, RewriteAugmenter
 from benchmark.augmenters.precomputed import PrecomputedAugmenter
+from benchmark.augmenters.prf import PRFAugmenter
 from benchmark.augmenters.simple import ContextAugmenter, NoneAugmenter, OracleAugmenter
 
 AUGMENTERS: dict[str, Callable[..., Augmenter]] = {
@@ -14,6 +16,11 @@ AUGMENTERS: dict[str, Callable[..., Augmenter]] = {
     "context": ContextAugmenter,
     "oracle": OracleAugmenter,
     "precomputed": PrecomputedAugmenter,
+    "prf": PRFAugmenter,
+    "llm-cot": CoTAugmenter,
+    "llm-hyde": HyDEAugmenter,
+    "llm-query2doc": Query2DocAugmenter,
+    "llm-rewrite": RewriteAugmenter,
 }
 
 
@@ -24,4 +31,5 @@ def build_augmenter(use: str, args: dict[str, Any] | None = None, folder: Path |
     return build("augmenter", use, args, folder)
 
 
-__all__ = ["AUGMENTERS", "Augmentation", "Augmenter", "NotApplicable", "build_augmenter", "visible_query"]
+__all__ = ["AUGMENTERS", "Augmentation", "Augmenter", "NotApplicable", "TaskAware", "TaskView", "build_augmenter",
+           "visible_query"]

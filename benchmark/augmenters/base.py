@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Mapping, Protocol, Sequence, runtime_checkable
 
-from benchmark.task import Query
+from benchmark.task import Doc, Query
 
 
 MAX_TEXT_CHARS = 20_000
@@ -37,6 +37,24 @@ class Augmenter(Protocol):
 
     def augment(self, queries: Sequence[Query]) -> list[Augmentation]:
         """One augmentation per query, in order. Queries never carry qrels; `explicit` only for oracles."""
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """What a task-aware augmenter may see of its task: never qrels, never `explicit`."""
+    id: str
+    sha256: str
+    corpus: Mapping[str, Doc]
+    query_texts: Mapping[str, str]
+    """query id -> what the user typed, for every query of the task (all splits)."""
+
+
+@runtime_checkable
+class TaskAware(Protocol):
+    """Optional: augmenters that need their task (pseudo-relevance feedback reads the corpus;
+    shipped LLM completions are per task) offer `prepare`, called before `fingerprint`."""
+
+    def prepare(self, task: TaskView) -> None: ...
 
 
 def visible_query(query: Query, oracle: bool) -> Query:

@@ -21,8 +21,12 @@ class NoneAugmenter:
         return [Augmentation(q.text) for q in queries]
 
 
+SERIALIZATION = 1
+"""The version of serialize_context's format: part of every fingerprint that depends on it."""
+
+
 def serialize_context(context: Mapping[str, Any]) -> str:
-    """The fixed, documented serialization of a query's context (format version 1).
+    """The fixed, documented serialization of a query's context (format version SERIALIZATION).
 
     Earlier turns come most recent first, so that a retriever which truncates its input
     keeps the turns that most often resolve the query; then profile statements; then any
@@ -59,7 +63,7 @@ class ContextAugmenter:
     oracle = False
 
     def fingerprint(self) -> dict:
-        return {"name": self.name, "serialization": 1}
+        return {"name": self.name, "serialization": SERIALIZATION}
 
     def augment(self, queries: Sequence[Query]) -> list[Augmentation]:
         out = []

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Protocol, runtime_checkable
+from typing import Mapping, Protocol, Sequence, runtime_checkable
 
-from benchmark.task import Doc
+from benchmark.metrics import ranked
+from benchmark.task import Doc, Query
 
 Run = dict[str, dict[str, float]]  # query id -> doc id -> score (pytrec_eval / ranx / BEIR format)
 
@@ -28,3 +29,18 @@ class TrainableRetriever(Retriever, Protocol):
     def finetune(self, examples: list[tuple[str, frozenset[str]]], corpus: Mapping[str, Doc]) -> "Retriever":
         """A new retriever fine-tuned with the suite's recipe on (query text, relevant doc ids)
         examples over the train documents `corpus`; self is unchanged."""
+
+
+def search(retriever: Retriever, texts: dict[str, str], queries: Sequence[Query], k: int, corpus_size: int) -> Run:
+    """Top-k documents per query; a query with `candidates` (e.g. one user's own profile
+    statements) ranks only those: its candidates keep their scores from a full-corpus ranking."""
+    free = {q.id: texts[q.id] for q in queries if q.candidates is None}
+    bound = [q for q in queries if q.candidates is not None]
+    run = retriever.search(free, k) if free else {}
+    if bound:
+        full = retriever.search({q.id: texts[q.id] for q in bound}, corpus_size)
+        for q in bound:
+            allowed = set(q.candidates)
+            scores = {d: s for d, s in full.get(q.id, {}).items() if d in allowed}
+            run[q.id] = {d: scores[d] for d in ranked(scores)[:k]}
+    return run
