@@ -130,8 +130,9 @@ def _record(system: System, task: Task, suite: Suite, suite_sha: str, split: str
             "augment_ms_mean": 1000 * augment_s / n,
             "search_ms_mean": 1000 * search_s / n,
         },
-        "provenance": provenance(models, SEED, manifest_sha, {"suite_sha256": suite_sha, "depth": DEPTH,
-                                                              "finetune": config["finetune"]}),
+        "provenance": provenance(models, SEED, manifest_sha, {
+            "suite_sha256": suite_sha, "depth": DEPTH, "finetune": config["finetune"],
+            "augmenter": config["augmenter"]["fingerprint"]}),  # prompt version and hash, LLM model hash
     }
 
 

@@ -47,8 +47,8 @@ def _precomputed_coverage(path: Path, suite: Suite) -> list[str]:
 
 
 def _shipped_coverage(augmenter: LLMAugmenter, suite: Suite) -> list[str]:
-    """Shipped LLM completions: each task's file is checked, and queries it lacks are a problem
-    where nothing can generate them (backend 'file', or a local backend not installed)."""
+    """Shipped LLM completions: each task's file is checked, and every evaluation query it lacks
+    is a problem (a run reads these files and never generates)."""
     problems = []
     for task_id in suite.task_ids:
         task = suite.load(task_id)
@@ -59,10 +59,10 @@ def _shipped_coverage(augmenter: LLMAugmenter, suite: Suite) -> list[str]:
             continue
         queries = [q for split in task.eval_splits for q in task.split_queries(split)]
         missing = [q.id for q in queries if not (augmenter.shipped and augmenter.shipped.get(q))]
-        reason = "backend 'file' generates nothing" if augmenter.backend_kind == "file" else augmenter.why_unavailable()
-        if missing and reason:
+        fix = "ship them" if augmenter.backend_kind == "file" else "run `iqbench augment` on this submission"
+        if missing:
             problems.append(f"augmenter: {augmenter.precomputed.name}/{task_id}.jsonl lacks {len(missing)} of "
-                            f"{len(queries)} evaluation queries (first: {', '.join(missing[:3])}) and {reason}")
+                            f"{len(queries)} evaluation queries (first: {', '.join(missing[:3])}); {fix}")
     return problems
 
 

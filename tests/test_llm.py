@@ -20,15 +20,14 @@ from benchmark.augmenters.llm import CoTAugmenter, RewriteAugmenter
 from benchmark.augmenters.precomputed import PrecomputedError
 from benchmark.augmenters.prf import PRFAugmenter, words
 from benchmark.llm.backend import ChatRequest, LLMError
-from benchmark.llm.cache import CachedBackend, CompletionCache
-from benchmark.llm.files import read_completions, task_file
-from benchmark.llm.llama_cpp import LlamaCppBackend, missing_dependency, model_file
+from benchmark.llm.files import task_file
+from benchmark.llm.llama_cpp import missing_dependency, model_file
+from benchmark.protocol import expand_all
 from benchmark.retrievers.bm25 import BM25Retriever
 from benchmark.results import read_result, result_path
 from benchmark.runner import run_suite, task_view
 from benchmark.submission import load_submission
 from benchmark.task import Doc, Query, load_suite
-from conftest import REPO
 
 MISSING = missing_dependency("smollm2-135m", None)
 needs_llm = pytest.mark.skipif(
@@ -119,14 +118,21 @@ def test_augment_ships_files_that_a_run_reads_without_generating(tiny_root, tmp_
     assert header["task_sha256"] == suite.load("tiny").sha256 and header["provenance"]["generation_s"] > 0
     [again] = augment_submission(load_submission(folder), suite, show_progress=False)
     assert (again.generated, again.present) == (0, 6)
+    # Resuming: a file cut after three queries (as a killed job leaves it) gets only the rest,
+    # and the same bytes as before apart from the header's provenance.
+    full = path.read_text().splitlines()
+    path.write_text("\n".join(full[:4]) + "\n")
+    [resumed] = augment_submission(load_submission(folder), suite, show_progress=False)
+    assert (resumed.generated, resumed.present) == (3, 3)
+    assert path.read_text().splitlines()[1:] == full[1:]
     # A submission reading the same folder with backend = "file" gets the same texts and tokens.
     reader = write(tmp_path / "subs", "cot-file", "llm-cot", 'backend = "file", precomputed_path = "augmentations"')
     (reader / "augmentations").mkdir()
     (reader / "augmentations" / "tiny.jsonl").write_bytes(path.read_bytes())
     results = tmp_path / "results"
     subs = [load_submission(folder), load_submission(reader)]
-    from benchmark.protocol import expand_all
-    summary = run_suite(suite, subs, [s for s in expand_all(subs) if s.submission], results, show_progress=False)
+    systems = [s for s in expand_all(subs) if s.submission and not s.finetuned]  # no fine-tuning needed here
+    summary = run_suite(suite, subs, systems, results, show_progress=False)
     assert not summary.failed, summary.failed
     live = read_result(result_path(results, "tiny", "test", "cot-tiny@bm25"))
     shipped = read_result(result_path(results, "tiny", "test", "cot-file@bm25"))
@@ -266,8 +272,19 @@ def test_file_backend_names_missing_queries_and_a_run_reports_them(tiny_root, tm
     _ship(tmp_path, task, [{"query_id": "te0", "query": q0.text, "text": "sunny"}])
     aug = _file_augmenter(tmp_path)
     aug.prepare(task_view(task))
-    with pytest.raises(PrecomputedError, match=r"tiny.jsonl: no completion for 5 of 6 queries \(first: te1, te2"):
+    with pytest.raises(PrecomputedError, match=r"augmentations/tiny.jsonl has no completion for 5 of 6 queries "
+                                               r"\(first: te1, te2"):
         aug.augment(task.split_queries("test"))
+    # A generating backend with shipped files never generates during a run: the gap is reported.
+    other = tmp_path / "live"
+    live = build_augmenter("llm-hyde", {"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "m",
+                                        "precomputed_path": "augmentations"}, other)
+    _ship(other, task, [{"query_id": "te0", "query": q0.text, "text": "sunny"}],
+          {"format": "iqbench.augmentations/1", "task": "tiny", "task_sha256": task.sha256,
+           "generator": live.generator})
+    live.prepare(task_view(task))
+    with pytest.raises(NotApplicable, match=r"no completion for 5 of 6 queries: run `iqbench augment`"):
+        live.augment(task.split_queries("test"))
 
 
 def test_shipped_files_from_another_generator_are_refused(tiny_root, tmp_path):

@@ -1,10 +1,11 @@
 """LLM query augmenters: chain-of-thought, HyDE, query2doc and rewriting.
 
 Each one is a versioned prompt (prompts/<name>.toml) plus a rule for combining the completion
-with the query. Completions come, in this order, from the submission's shipped files
-(`precomputed_path`, written by `iqbench augment`), the local completion cache, then the
-backend: `llama-cpp` (local GGUF, default SmolLM2-135M), `openai` (any OpenAI-compatible
-server) or `file` (shipped files only, nothing generated). Token counts are the backend's own.
+with the query. With `precomputed_path`, completions come from the submission's shipped files
+(one per task, written by `iqbench augment`); without it, from the local completion cache, then
+the backend: `llama-cpp` (local GGUF, default SmolLM2-135M) or `openai` (any OpenAI-compatible
+server). Backend `file` reads shipped files made elsewhere and never generates. Token counts are
+the backend's own.
 """
 
 from __future__ import annotations
@@ -131,16 +132,23 @@ class LLMAugmenter:
         return None
 
     def completions(self, queries: Sequence[Query]) -> list[Completion]:
+        """Shipped completions; without `precomputed_path`, the cache and then the backend.
+
+        With `precomputed_path` a run never generates: completions come from `iqbench augment`,
+        so a run cannot turn into hours of generation by surprise.
+        """
         found = {q.id: c for q in queries if self.shipped and (c := self.shipped.get(q))}
         todo = [q for q in queries if q.id not in found]
-        if todo:
-            where = task_file(self.precomputed, self.task.id).name if self.precomputed and self.task else None
+        if todo and self.precomputed is not None:
+            where = f"{self.precomputed.name}/{task_file(self.precomputed, self.task.id).name}" if self.task else \
+                self.precomputed.name
+            lacking = f"{where} has no completion for {len(todo)} of {len(queries)} queries"
             if self._live is None:
-                raise PrecomputedError(f"{where}: no completion for {len(todo)} of {len(queries)} queries "
-                                       f"(first: {', '.join(q.id for q in todo[:5])})")
+                raise PrecomputedError(f"{lacking} (first: {', '.join(q.id for q in todo[:5])})")
+            raise NotApplicable(f"{lacking}: run `iqbench augment` on this submission first")
+        if todo:
             if reason := self.why_unavailable():
-                raise NotApplicable(f"{len(todo)} of {len(queries)} queries have no shipped completion"
-                                    + (f" in {where}" if where else "") + f" and {reason}")
+                raise NotApplicable(f"{len(todo)} queries need generation and {reason}")
             found.update(zip((q.id for q in todo), self.live.complete(self.requests(todo)), strict=True))
         return [found[q.id] for q in queries]
 
