@@ -22,7 +22,7 @@ from benchmark.augmenters.simple import SERIALIZATION, serialize_context
 from benchmark.llm.backend import ChatRequest, Completion, LLMError, build_backend
 from benchmark.llm.cache import CachedBackend
 from benchmark.llm.files import ShippedCompletions, read_completions, task_file
-from benchmark.storage import sha256_file, sha256_json
+from benchmark.storage import sha256_json
 from benchmark.task import Query
 
 PROMPTS = Path(__file__).parent / "prompts"
@@ -111,10 +111,10 @@ class LLMAugmenter:
         self.shipped = shipped
 
     def fingerprint(self) -> dict:
-        shipped = sha256_file(self.shipped.path) if self.shipped else None
+        shipped = self.shipped.rows_sha256 if self.shipped else None
         file_generator = self.shipped.generator if self.shipped and self._live is None else None
         return {"name": self.name, "combine": COMBINE_VERSION, "generator": self.generator,
-                "shipped_sha256": shipped, "shipped_generator": file_generator}
+                "shipped_rows_sha256": shipped, "shipped_generator": file_generator}
 
     def requests(self, queries: Sequence[Query]) -> list[ChatRequest]:
         return [ChatRequest(self.prompt.messages(q), self.max_new_tokens) for q in queries]

@@ -16,7 +16,7 @@ from typing import Mapping
 
 from benchmark.augmenters.precomputed import MAX_FILE_BYTES, PrecomputedError, parse_line
 from benchmark.llm.backend import Completion
-from benchmark.storage import atomic_write_bytes
+from benchmark.storage import atomic_write_bytes, sha256_json
 from benchmark.task import Query
 
 FORMAT = "iqbench.augmentations/1"
@@ -33,6 +33,12 @@ class ShippedCompletions:
     provenance: dict
     rows: dict[str, tuple[str, Completion]] = field(default_factory=dict)
     """query id -> (the query text it was generated for, the completion)."""
+
+    @property
+    def rows_sha256(self) -> str:
+        """What a run reads from the file (not its header's provenance, which a resumed job rewrites)."""
+        return sha256_json(sorted((qid, q, c.text, c.prompt_tokens, c.completion_tokens)
+                                  for qid, (q, c) in self.rows.items()))
 
     def get(self, query: Query) -> Completion | None:
         row = self.rows.get(query.id)
