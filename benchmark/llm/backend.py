@@ -19,11 +19,11 @@ class ChatRequest:
     messages: tuple[tuple[str, str], ...]
     """(role, content) pairs, in order."""
     max_tokens: int
-    stop: tuple[str, ...] = ()
+    """Generation ends at the model's end-of-turn token or after this many tokens (no stop strings)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"messages": [list(m) for m in self.messages], "max_tokens": self.max_tokens,
-                "stop": list(self.stop), "temperature": TEMPERATURE, "seed": SEED}
+                "temperature": TEMPERATURE, "seed": SEED}
 
 
 @dataclass(frozen=True)

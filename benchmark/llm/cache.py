@@ -1,7 +1,7 @@
 """A content-addressed completion cache: the same model, prompt and generation settings never
 run twice, so re-scoring a new retriever (or resuming a killed run) costs no generation.
 
-Key = sha256 of (backend identity, messages, max_tokens, stop, temperature, seed). The prompt
+Key = sha256 of (backend identity, messages, max_tokens, temperature, seed). The prompt
 holds the query's text and context and the augmenter's prompt template, so any change to them
 is a miss. One SQLite file in the iqbench cache; each completion is committed as it arrives.
 """

@@ -43,7 +43,7 @@ class OpenAIBackend:
         try:
             response = self._client.chat.completions.create(
                 model=self.model, messages=[{"role": r, "content": c} for r, c in request.messages],
-                max_tokens=request.max_tokens, stop=list(request.stop) or None,
+                max_tokens=request.max_tokens,
                 temperature=TEMPERATURE, seed=SEED)
         except openai.APITimeoutError:
             raise LLMError(f"{self.base_url}: no answer within {self.timeout_s:g} s "
