@@ -23,6 +23,7 @@ from benchmark.submission import SubmissionError, load_submissions, submissions_
 from benchmark.task import TaskError, load_suite, tasks_root
 from benchmark.tokens import count_tokens
 
+MAX_NA_LINES = 8
 console = Console(width=None if sys.stdout.isatty() else 200)
 
 
@@ -64,8 +65,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary.failed[:0] = [f"{line} (the submission was not run)" for line in unresolved]
     console.print(f"{len(summary.written)} results written, {len(summary.present)} already present"
                   + (f", {len(summary.skipped)} not applicable" if summary.skipped else ""))
-    for line in summary.skipped:
+    shown = summary.skipped if args.verbose else summary.skipped[:MAX_NA_LINES]
+    for line in shown:
         console.print(f"  [dim]n/a[/dim] {escape(line)}", highlight=False)
+    if len(shown) < len(summary.skipped):
+        console.print(f"  [dim]n/a[/dim] … and {len(summary.skipped) - len(shown)} more (-v lists them all)")
     for line in summary.failed:
         console.print(f"  [red]FAILED[/red] {escape(line)}", highlight=False)
     if summary.log_path:
@@ -213,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="iqbench", description="Implicit-query retrieval benchmark.")
     parser.add_argument("--version", action="version", version=f"iqbench {__version__}")
     parser.add_argument("--tasks", type=Path, default=tasks_root(), help="suite folder (default: the repository's tasks/)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log tracebacks of failures")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log tracebacks of failures; list every result that is not applicable")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("tasks", help="the suite, with statistics")

@@ -109,8 +109,13 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+BASELINES = ("bm25", "dense-minilm", "context-minilm", "oracle-minilm")
+"""The LLM-free baseline submissions: they run on any task, the tiny one included."""
+
+
 @pytest.fixture()
 def baseline_submissions(tmp_path: Path) -> Path:
     dest = tmp_path / "submissions"
-    shutil.copytree(REPO / "submissions", dest)
+    for name in BASELINES:
+        shutil.copytree(REPO / "submissions" / name, dest / name)
     return dest
