@@ -9,6 +9,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import fmean
+from types import MappingProxyType
 from typing import Callable
 
 from tqdm import tqdm
@@ -137,7 +138,9 @@ def _record(system: System, task: Task, suite: Suite, suite_sha: str, split: str
 
 
 def task_view(task: Task) -> TaskView:
-    return TaskView(task.id, task.sha256, task.corpus, {qid: q.text for qid, q in task.queries.items()})
+    """Read-only: an augmenter cannot change the corpus another system is scored on."""
+    return TaskView(task.id, task.sha256, MappingProxyType(task.corpus),
+                    MappingProxyType({qid: q.text for qid, q in task.queries.items()}))
 
 
 def prepared(aug: Augmenter, task: Task) -> Augmenter:
