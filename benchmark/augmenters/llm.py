@@ -160,12 +160,15 @@ class LLMAugmenter:
         raise NotImplementedError
 
 
+def appended(query: Query, completion: str) -> str:
+    """The query, then the completion on the next line (the query alone if there is none)."""
+    return f"{query.text}\n{completion}" if completion else query.text
+
+
 class CoTAugmenter(LLMAugmenter):
     """The query, then the model's reasoning about what the user needs."""
     name, prompt_name = "llm-cot", "cot"
-
-    def combine(self, query: Query, completion: str) -> str:
-        return f"{query.text}\n{completion}" if completion else query.text
+    combine = staticmethod(appended)
 
 
 class HyDEAugmenter(LLMAugmenter):
@@ -179,9 +182,7 @@ class HyDEAugmenter(LLMAugmenter):
 class Query2DocAugmenter(LLMAugmenter):
     """The query, then the pseudo-document (query2doc's form for dense retrievers)."""
     name, prompt_name = "llm-query2doc", "query2doc"
-
-    def combine(self, query: Query, completion: str) -> str:
-        return f"{query.text}\n{completion}" if completion else query.text
+    combine = staticmethod(appended)
 
 
 class RewriteAugmenter(LLMAugmenter):
