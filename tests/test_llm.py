@@ -68,24 +68,36 @@ def test_llm_dependency_is_present_where_required():
 def test_smollm2_completions_are_real_deterministic_and_counted_by_the_backend(tiny_root, cache):
     from llama_cpp import Llama
 
+    from benchmark.llm.llama_cpp import LlamaCppBackend
+
     task = load_suite(tiny_root).load("tiny")
     queries = [visible_query(q, False) for q in task.split_queries("test")[:3]]
     aug = CoTAugmenter(max_new_tokens=24)
     aug.prepare(task_view(task))
     out = aug.augment(queries)
     assert aug.live.misses == 3 and aug.live.hits == 0
-    # Token counts are llama.cpp's own: the same request straight to llama-cpp reports the same usage.
+    requests = aug.requests(queries)
+    # The same batch again gives the same completions (a completion depends on its batch mates,
+    # so determinism is claimed for the same batch, as `iqbench augment` forms it).
+    again = LlamaCppBackend().complete(requests)
+    assert [f"{q.text}\n{c.text.strip()}" for q, c in zip(queries, again)] == [a.text for a in out]
+    # One at a time, the batched engine is llama-cpp-python's create_chat_completion exactly,
+    # and token counts are llama.cpp's own (the prompt's count does not depend on the batch).
+    alone = LlamaCppBackend(parallel=1).complete(requests)
     llama = Llama(model_path=str(model_file("smollm2-135m")), n_ctx=4096, seed=0, verbose=False)
-    for q, a, request in zip(queries, out, aug.requests(queries)):
+    for q, a, single, batched, request in zip(queries, out, alone, again, requests):
+        llama.reset()
         direct = llama.create_chat_completion(messages=[{"role": r, "content": c} for r, c in request.messages],
                                               max_tokens=24, temperature=0.0, seed=0)
-        assert (a.llm_prompt_tokens, a.llm_completion_tokens) == (direct["usage"]["prompt_tokens"],
-                                                                  direct["usage"]["completion_tokens"])
-        assert a.text == f"{q.text}\n{direct['choices'][0]['message']['content'].strip()}"
+        assert (single.text, single.prompt_tokens, single.completion_tokens) == (
+            direct["choices"][0]["message"]["content"], direct["usage"]["prompt_tokens"],
+            direct["usage"]["completion_tokens"])
+        assert (a.llm_prompt_tokens, a.llm_completion_tokens) == (batched.prompt_tokens, batched.completion_tokens)
+        assert a.llm_prompt_tokens == direct["usage"]["prompt_tokens"]
         assert 0 < a.llm_completion_tokens <= 24
         # the prompt holds the query and (when there is one) its context
         assert q.text in request.messages[1][1]
-    assert "picnic" in aug.requests(queries[:1])[0].messages[1][1]  # te0's history is in its prompt
+    assert "picnic" in requests[0].messages[1][1]  # te0's history is in its prompt
 
 
 @needs_llm

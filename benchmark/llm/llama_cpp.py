@@ -60,10 +60,14 @@ def missing_dependency(model: str | None, model_path: str | None) -> str | None:
 class LlamaCppBackend:
     """Greedy generation with llama.cpp, up to `parallel` requests decoded together.
 
-    Batching gives ~1.5x the throughput of one request at a time on 2 cores; each sequence has
-    its own KV cache and flash attention is off (as in llama-cpp-python's Llama), so a
-    completion does not depend on its batch mates: the tests check it equals the one
-    create_chat_completion gives for the request alone.
+    Batching gives ~1.5x the throughput of one request at a time on 2 cores. Each sequence has
+    its own KV cache, but llama.cpp's CPU kernels sum in an order that depends on the batch's
+    shape, which flips rare near-tie greedy choices: on 64 metatool dev queries, parallel=16
+    gave 4 completions that differ from create_chat_completion's for the request alone,
+    parallel=64 gave 27, parallel=1 none (the tests check parallel=1 against it). A
+    completion is therefore a deterministic function of its request and its batch mates;
+    `iqbench augment` batches a task's queries in file order, so regenerating from an empty
+    cache reproduces the shipped files row for row.
     """
 
     def __init__(self, model: str | None = "smollm2-135m", model_path: str | None = None,
