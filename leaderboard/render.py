@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from benchmark.metrics import LABELS, METRICS
 from benchmark.results import read_result
-from benchmark.storage import publish_dir
+from benchmark.storage import publish_dir, umask_mode
 from leaderboard.chart import cost_quality_svg
 from leaderboard.exports import to_bibtex, to_csv, to_latex
 from leaderboard.view import Leaderboard
@@ -81,6 +81,7 @@ def render_site(board: Leaderboard, out_dir: Path, results_dir: Path) -> Path:
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
     try:
+        tmp.chmod(umask_mode(0o777))  # a web server must be able to read it
         env = _environment()
         common = {"board": board, "cards": board.cards, "chart": Markup(cost_quality_svg(board))}
         (tmp / "tasks").mkdir()
