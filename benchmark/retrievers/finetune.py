@@ -138,7 +138,7 @@ def train(base_folder: Path, triplets: list[Triplet], corpus: Mapping[str, Doc],
         rows = [triplets[i] for i in batch]
         columns = ([t.query for t in rows], [corpus[t.positive].full_text for t in rows],
                    [corpus[t.negative].full_text for t in rows])
-        features = [model.tokenize(col) for col in columns]
+        features = [model.preprocess(col) for col in columns]  # what the deprecated tokenize() calls
         loss = loss_fn(features, None)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
