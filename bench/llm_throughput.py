@@ -4,7 +4,8 @@ create_chat_completion) against the batched backend, on real dev queries of the 
     .venv/bin/python bench/llm_throughput.py [--queries 32] [--max-new-tokens 48]
 
 Prints completion tokens/s, queries/s, the batched/sequential ratio, and how many completions
-are the same (a batch can flip a near-tie greedy token: see LlamaCppBackend). Needs the [llm] extra (`make setup-llm`).
+are the same (a batch can flip a near-tie greedy token: see LlamaCppBackend). Needs the
+[llm] extra (`make setup-llm`).
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from benchmark.metrics import METRICS
-from benchmark.storage import atomic_write_json
 from benchmark.results import SCHEMA, result_path, write_result
+from benchmark.storage import atomic_write_json
 from benchmark.submission import load_submissions
 from benchmark.task import load_suite
 from leaderboard.chart import pareto
@@ -130,7 +130,6 @@ def test_site_files_and_escaping(board, tmp_path):
     assert "<svg" in index.read_text() and "http://" not in index.read_text().split("<svg", 1)[0]
 
 
-
 def test_site_and_results_are_readable_by_a_web_server(board, tmp_path):
     """Temporary files and folders are private (0600/0700); what replaces them follows the umask."""
     lb, results = board
@@ -144,6 +143,7 @@ def test_site_and_results_are_readable_by_a_web_server(board, tmp_path):
     assert stat.S_IMODE(site.stat().st_mode) == 0o755
     for path in site.rglob("*"):
         assert path.stat().st_mode & stat.S_IROTH, path
+
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
