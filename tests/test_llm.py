@@ -80,7 +80,7 @@ def test_smollm2_completions_are_real_deterministic_and_counted_by_the_backend(t
     # The same batch again gives the same completions (a completion depends on its batch mates,
     # so determinism is claimed for the same batch, as `iqbench augment` forms it).
     again = LlamaCppBackend().complete(requests)
-    assert [f"{q.text}\n{c.text.strip()}" for q, c in zip(queries, again)] == [a.text for a in out]
+    assert [aug.combine(q, c.text.strip()) for q, c in zip(queries, again)] == [a.text for a in out]
     # One at a time, the batched engine is llama-cpp-python's create_chat_completion exactly,
     # and token counts are llama.cpp's own (the prompt's count does not depend on the batch).
     alone = LlamaCppBackend(parallel=1).complete(requests)
