@@ -20,6 +20,9 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from apibench_text import (
+    doc_text, hf_model_names, instruction, mentions, read_jsonl, squash, torch_model, torch_model_names,
+)
 from common import (
     SOURCES_DIR, cap_queries, finish_task, fresh_task_dir, normalize_text, rng, source_commit, write_jsonl,
     write_qrels,
@@ -27,10 +30,6 @@ from common import (
 
 DATA = SOURCES_DIR / "apibench" / "data"
 TEST_SHARE, DEV_SHARE = 0.4, 0.1  # shares of the HuggingFace gold APIs; the rest is train
-INSTRUCTION = re.compile(r"\s*###\s*Instruction:(.*?)(?=###|\Z)", re.S)  # up to ###Input/###Output
-DICT_INSTRUCTION = re.compile(r"\s*\{'Instruction':(.*?), 'Output':", re.S)  # torchhub_train's layout
-QUOTED = re.compile(r"['\"]([^'\"]+)['\"]")
-EMPTY = {"", "n/a", "na", "none", "not specified", "not provided", "unknown"}
 
 CITATION = """
 @article{patil2023gorilla,
@@ -40,54 +39,6 @@ CITATION = """
   journal={arXiv preprint arXiv:2305.15334},
 }
 """
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def instruction(code: str) -> str:
-    """The instruction alone: everything after it in `code` contains the answer."""
-    match = INSTRUCTION.match(code) or DICT_INSTRUCTION.match(code)
-    if not match:
-        raise SystemExit(f"no instruction in {code[:80]!r}")
-    text = match.group(1).strip()
-    if len(text) > 1 and text[0] == text[-1] and text[0] in "'\"":  # torchhub_train quotes some
-        text = text[1:-1].strip()
-    return text
-
-
-def squash(text: str) -> str:
-    return re.sub(r"[^0-9a-z]", "", text.casefold())
-
-
-def as_text(value) -> str:
-    if isinstance(value, list):
-        return ", ".join(as_text(v) for v in value)
-    return "" if value is None else str(value).strip()
-
-
-def dataset_names(performance) -> list[str]:
-    """Names of the datasets an API doc reports results on (scores left out)."""
-    names = []
-    for perf in performance if isinstance(performance, list) else [performance]:
-        datasets = perf.get("dataset") if isinstance(perf, dict) else None
-        for item in datasets if isinstance(datasets, list) else [datasets]:
-            name = item.get("name") if isinstance(item, dict) else item
-            if isinstance(name, str) and name.strip().casefold() not in EMPTY and name.strip() not in names:
-                names.append(name.strip())
-    return names
-
-
-def doc_text(api: dict) -> str:
-    """Most informative fields first (MiniLM reads 256 word pieces); no example code or scores."""
-    lines = [f"{as_text(api['domain'])}: {as_text(api['functionality'])}", as_text(api["description"]),
-             f"API call: {as_text(api['api_call'])}", f"Framework: {as_text(api['framework'])}"]
-    datasets = dataset_names(api["performance"])
-    if datasets:
-        lines.append("Datasets: " + "; ".join(datasets))
-    return "\n".join(line for line in lines if line.strip())
 
 
 def call_twins(apis: list[dict], indices: list[int]) -> set[int]:
@@ -129,37 +80,6 @@ def match_gold(api_data: dict, index: dict[str, list[int]], index_nocall: dict[s
         if len(candidates) > 1:
             raise SystemExit(f"ambiguous gold API {api_data['api_name']!r}: docs {candidates}")
     raise SystemExit(f"gold API not in the API docs: {api_data['api_name']!r} {api_data['api_call']!r}")
-
-
-def model_names(ids: list[str]) -> set[str]:
-    """The ids, with their last path component unless that is a plain lowercase word
-    ('duncan93/video' -> 'video' is not checked); names under 4 letters or digits are not checked."""
-    names = set(ids) | {s.rsplit("/", 1)[-1] for s in ids if not re.fullmatch(r"[a-z]+", s.rsplit("/", 1)[-1])}
-    return {n for n in names if len(squash(n)) >= 4}
-
-
-def hf_model_names(api: dict, call: str) -> set[str]:
-    """api_name and the model ids quoted in the call (not pipeline task names such as 'summarization')."""
-    return model_names([api["api_name"]] + [s for s in QUOTED.findall(call) if "/" in s or s == api["api_name"]])
-
-
-def torch_model(call: str) -> str | None:
-    match = re.search(r"model='([^']+)'", call)
-    return match.group(1) if match else None
-
-
-def torch_model_names(api: dict, call: str) -> set[str]:
-    """api_name and the call's hub repository and model arguments."""
-    repo = re.search(r"repo_or_dir='([^']+)'", call)
-    return model_names([api["api_name"]] + [m for m in [repo and repo.group(1), torch_model(call)] if m])
-
-
-def mentions(text: str, names: set[str]) -> list[str]:
-    """Names that occur in text as a run of 1-4 whole words, case and punctuation folded
-    ('Densenet-201' and 'DenseNet 201' both mention 'densenet201')."""
-    words = [w for w in (squash(w) for w in text.split()) if w]
-    grams = {"".join(words[i:i + n]) for n in range(1, 5) for i in range(len(words) - n + 1)}
-    return sorted(n for n in names if squash(n) in grams)
 
 
 def load_queries(filename: str, apis: list[dict], rep: list[int], names_of, stats: dict) -> list[tuple[str, int]]:
