@@ -3,19 +3,12 @@ model names whose mention in a query would give its gold API away."""
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 
 INSTRUCTION = re.compile(r"\s*###\s*Instruction:(.*?)(?=###|\Z)", re.S)  # up to ###Input/###Output
 DICT_INSTRUCTION = re.compile(r"\s*\{'Instruction':(.*?), 'Output':", re.S)  # torchhub_train's layout
 QUOTED = re.compile(r"['\"]([^'\"]+)['\"]")
 EMPTY = {"", "n/a", "na", "none", "not specified", "not provided", "unknown"}
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 def instruction(code: str) -> str:

@@ -21,11 +21,11 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from apibench_text import (
-    doc_text, hf_model_names, instruction, mentions, read_jsonl, squash, torch_model, torch_model_names,
+    doc_text, hf_model_names, instruction, mentions, squash, torch_model, torch_model_names,
 )
 from common import (
-    SOURCES_DIR, cap_queries, finish_task, fresh_task_dir, normalize_text, rng, source_commit, write_jsonl,
-    write_qrels,
+    SOURCES_DIR, cap_queries, finish_task, fresh_task_dir, normalize_text, read_jsonl, rng, source_commit,
+    write_jsonl, write_qrels,
 )
 
 DATA = SOURCES_DIR / "apibench" / "data"

@@ -10,13 +10,12 @@ its tools is a train target.
 
 from __future__ import annotations
 
-import json
-
 from common import (
-    SOURCES_DIR, cap_queries, finish_task, fresh_task_dir, normalize_text, rng, source_commit, write_jsonl,
-    write_qrels,
+    SOURCES_DIR, cap_queries, finish_task, fresh_task_dir, normalize_text, read_jsonl, rng, source_commit,
+    write_jsonl, write_qrels,
 )
 
+DATASET = SOURCES_DIR / "seal-tools" / "Seal-Tools_Dataset"
 SPLIT_FILES = {"train": "dev.jsonl", "test": "test_in_domain.jsonl", "test_ood": "test_out_domain.jsonl"}
 PARAM_CHARS = 160  # longest parameter description kept (one quotes a whole protein sequence)
 
@@ -32,15 +31,10 @@ CITATION = """
 """
 
 
-def read_jsonl(name: str) -> list[dict]:
-    with (SOURCES_DIR / "seal-tools" / "Seal-Tools_Dataset" / name).open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def load_tools() -> dict[str, dict]:
     """API name -> tool, sorted by name; names must be unique."""
     tools: dict[str, dict] = {}
-    for tool in read_jsonl("tool.jsonl"):
+    for tool in read_jsonl(DATASET / "tool.jsonl"):
         if tool["api_name"] in tools:
             raise SystemExit(f"tool.jsonl: api_name {tool['api_name']!r} is not unique")
         tools[tool["api_name"]] = tool
@@ -71,7 +65,7 @@ def gold_tools(row: dict) -> list[str]:
 def load_split(name: str, tools: dict[str, dict], counts: dict[str, int]) -> dict[str, tuple[str, list[str]]]:
     """Query id -> (request, gold tools); golds missing from tool.jsonl are dropped and counted."""
     items = {}
-    for row in read_jsonl(SPLIT_FILES[name]):
+    for row in read_jsonl(DATASET / SPLIT_FILES[name]):
         golds = gold_tools(row)
         known = [g for g in golds if g in tools]
         counts["missing_gold"] += len(golds) - len(known)

@@ -40,6 +40,11 @@ def normalize_text(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().casefold()
 
 
+def read_jsonl(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
 def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
     with path.open("w", encoding="utf-8", newline="\n") as f:
         for row in rows:
