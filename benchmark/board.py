@@ -7,7 +7,8 @@ from pathlib import Path
 
 from benchmark.metrics import MAIN_METRIC
 from benchmark.protocol import ROLES
-from benchmark.results import iter_results
+from benchmark.integrity import InvalidResult
+from benchmark.results import Expectations, scan_results
 
 
 @dataclass(frozen=True)
@@ -37,15 +38,20 @@ class Board:
     columns: list[tuple[str, str]]
     """(task id, split) in suite order, then split order."""
     rows: list[Row]
+    refused: list[InvalidResult] = field(default_factory=list)
+    """Result files left out, each with the file and field that failed (see benchmark.integrity)."""
 
 
 SPLIT_ORDER = ("test", "test_ood", "dev", "train")
 
 
-def build_board(results_dir: Path, task_order: list[str] | None = None) -> Board:
+def build_board(results_dir: Path, task_order: list[str] | None = None, expected: Expectations | None = None) -> Board:
+    """The table of every result that passes its checks (against `expected`, when given: the
+    suite's tasks and the submissions' systems as they are now); the others are `refused`."""
     rows: dict[str, Row] = {}
     columns: set[tuple[str, str]] = set()
-    for stored in iter_results(results_dir):
+    accepted, refused = scan_results(results_dir, expected)
+    for stored in accepted:
         rec = stored.record
         sys_, task = rec["system"], rec["task"]
         row = rows.setdefault(sys_["id"], Row(sys_["id"], sys_["role"], sys_.get("submission"), sys_.get("reference", ""),
@@ -62,4 +68,4 @@ def build_board(results_dir: Path, task_order: list[str] | None = None) -> Board
     ordered_cols = sorted(columns, key=lambda c: (task_rank.get(c[0], len(task_rank)), c[0], split_rank.get(c[1], 9), c[1]))
     role_rank = {r: i for i, r in enumerate(ROLES)}
     ordered_rows = sorted(rows.values(), key=lambda r: (role_rank.get(r.role, 9), r.system_id))
-    return Board(ordered_cols, ordered_rows)
+    return Board(ordered_cols, ordered_rows, refused)

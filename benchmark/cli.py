@@ -18,9 +18,9 @@ from benchmark.metrics import LABELS
 from benchmark.protocol import expand_all
 from benchmark.results import results_root
 from benchmark.plugins import PluginError
-from benchmark.runner import DEFAULT_TIMEOUT_S, run_suite
-from benchmark.submission import SubmissionError, load_submissions, submissions_root
-from benchmark.task import TaskError, load_suite, tasks_root
+from benchmark.runner import DEFAULT_TIMEOUT_S, expectations, run_suite
+from benchmark.submission import Submission, SubmissionError, load_submissions, submissions_root
+from benchmark.task import Suite, TaskError, load_suite, tasks_root
 from benchmark.tokens import count_tokens
 
 MAX_NA_LINES = 8
@@ -64,7 +64,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                         show_progress=not args.quiet, allow_modified=args.allow_modified, timeout_s=args.timeout)
     summary.failed[:0] = [f"{line} (the submission was not run)" for line in unresolved]
     console.print(f"{len(summary.written)} results written, {len(summary.present)} already present"
-                  + (f", {len(summary.skipped)} not applicable" if summary.skipped else ""))
+                  + (f", {len(summary.skipped)} not applicable" if summary.skipped else "")
+                  + (f", {len(summary.replaced)} stale or invalid files recomputed" if summary.replaced else ""))
+    for line in summary.replaced if args.verbose else summary.replaced[:MAX_NA_LINES]:
+        console.print(f"  [yellow]replaced[/yellow] {escape(line)}", highlight=False, soft_wrap=True)
     shown = summary.skipped if args.verbose else summary.skipped[:MAX_NA_LINES]
     for line in shown:
         console.print(f"  [dim]n/a[/dim] {escape(line)}", highlight=False)
@@ -75,21 +78,34 @@ def cmd_run(args: argparse.Namespace) -> int:
     if summary.log_path:
         console.print(f"Tracebacks: {summary.log_path}", highlight=False, soft_wrap=True)
     if not args.no_table:  # what this run was about: its tasks, and its submissions' systems if named
-        show(args.results, args.task or list(suite.task_ids), only_tasks=bool(args.task),
+        show(args.results, suite, submissions, args.task, metric="ndcg_cut_10",
              systems={s.id for s in systems} if args.submission or args.only else None)
     return 1 if summary.failed else 0
 
 
-def show(results: Path, task_order: list[str], metric: str = "ndcg_cut_10", only_tasks: bool = False,
-         systems: set[str] | None = None) -> None:
-    board = build_board(results, task_order)
-    if only_tasks:
-        board.columns[:] = [c for c in board.columns if c[0] in task_order]
+def print_refused(refused: list) -> None:
+    for error in refused:
+        console.print(f"  [red]REFUSED[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
+    if refused:
+        console.print(f"{len(refused)} result files refused (not shown): recompute them with `iqbench run`, "
+                      "or restore them (git checkout)", highlight=False)
+
+
+def show(results: Path, suite: Suite, submissions: list[Submission], task_ids: list[str] | None = None, metric: str = "ndcg_cut_10",
+         systems: set[str] | None = None) -> int:
+    """The board in the terminal, from the results that pass every check; 1 if any were refused."""
+    task_order = task_ids or list(suite.task_ids)
+    board = build_board(results, task_order, expectations(suite, expand_all(submissions, failures=[])))
+    refused = [e for e in board.refused  # of what is shown: <results>/<task>/<split>/<system>.json
+               if (systems is None or e.path.stem in systems) and (not task_ids or e.path.parts[-3] in task_ids)]
+    print_refused(refused)
+    if task_ids:
+        board.columns[:] = [c for c in board.columns if c[0] in task_ids]
     if systems is not None:
         board.rows[:] = [r for r in board.rows if r.system_id in systems]
     if not board.rows:
         console.print(f"No results in {results}.")
-        return
+        return 1 if refused else 0
     for task_id, split in board.columns:
         table = Table(title=f"{task_id} / {split}", title_justify="left")
         table.add_column("system")
@@ -112,6 +128,7 @@ def show(results: Path, task_order: list[str], metric: str = "ndcg_cut_10", only
                 delta, f"{cell.added_tokens:.1f}", f"{cell.llm_tokens:.1f}",
             )
         console.print(table)
+    return 1 if refused else 0
 
 
 def _systems(args: argparse.Namespace, submissions, failures: list[str] | None = None) -> list:
@@ -195,14 +212,28 @@ def cmd_render(args: argparse.Namespace) -> int:
     except ValueError as e:  # results that cannot be compared, or an --out that is not a site
         console.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
         return 2
+    print_refused(board.refused)
     console.print(f"Leaderboard: {len(board.rows)} systems, {board.results} results -> {index.resolve().as_uri()}",
                   highlight=False, soft_wrap=True)
+    return 1 if board.refused else 0
+
+
+def cmd_export_qrels(args: argparse.Namespace) -> int:
+    from benchmark.trec import write_qrels
+
+    task = load_suite(args.tasks).load(args.task)
+    split = args.split or task.eval_splits[0]
+    qrels = task.qrels.get(split)
+    if qrels is None:
+        raise TaskError(f"task {task.id!r} has no split {split!r} (it has: {', '.join(task.splits)})")
+    write_qrels(args.out, qrels)
+    console.print(f"{sum(map(len, qrels.values())):,} judgments of {len(qrels):,} queries -> {args.out}",
+                  highlight=False)
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    show(args.results, list(load_suite(args.tasks).task_ids), args.metric)
-    return 0
+    return show(args.results, load_suite(args.tasks), load_submissions(args.submissions), metric=args.metric)
 
 
 def _results_option(p: argparse.ArgumentParser) -> None:
@@ -272,8 +303,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=results_root().parent / "site", help="site folder (default: site/)")
     p.set_defaults(func=cmd_render)
 
+    p = sub.add_parser("export-qrels", help="a task split's judgments as a TREC qrels file (for trec_eval)")
+    p.add_argument("task", help="task id")
+    p.add_argument("--split", help="split (default: the task's first evaluation split)")
+    p.add_argument("--out", type=Path, required=True, help="file to write")
+    p.set_defaults(func=cmd_export_qrels)
+
     p = sub.add_parser("show", help="results table in the terminal")
     _results_option(p)
+    _submissions_option(p)
     p.add_argument("--metric", default="ndcg_cut_10", choices=sorted(LABELS))
     p.set_defaults(func=cmd_show)
     return parser

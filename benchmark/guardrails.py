@@ -44,7 +44,8 @@ def check_augmentations(augmentations: Any, queries: Sequence[Query], use: str) 
 
 
 def check_run(run: Any, queries: Sequence[Query], corpus: Mapping[str, Doc], k: int, use: str) -> None:
-    """Known queries and documents only, finite scores, at most k per query, candidates respected.
+    """Known queries and documents only, finite scores, at most k per query, every candidate and
+    nothing else for a candidate-restricted query.
     (A run maps doc ids to scores, so a document appears at most once per ranking by construction.)"""
     if not isinstance(run, Mapping):
         raise GuardrailError(f"retriever {use!r} must return {{query id: {{doc id: score}}}}, got {type(run).__name__}")
@@ -69,6 +70,11 @@ def check_run(run: Any, queries: Sequence[Query], corpus: Mapping[str, Doc], k: 
         if candidates is not None and not set(scores) <= set(candidates):
             outside = sorted(set(scores) - set(candidates))
             raise GuardrailError(f"retriever {use!r}: query {qid!r}: documents outside its candidates {outside[:5]}")
+        if candidates is not None and len(scores) < min(k, len(set(candidates))):
+            raise GuardrailError(
+                f"retriever {use!r}: query {qid!r}: ranks {len(scores)} of its {len(set(candidates))} candidates; "
+                "a candidate-restricted query must rank every candidate (search(texts, k) with k >= the corpus "
+                "size must score every document, unmatched ones too)")
 
 
 def call_with_timeout(fn: Callable[[], T], seconds: float | None, what: str) -> T:

@@ -13,11 +13,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmark.integrity import ROLES
 from benchmark.plugins import PluginError, resolve
 from benchmark.retrievers import DEFAULT_REFERENCE
 from benchmark.submission import ComponentSpec, Submission
-
-ROLES = ("baseline", "reference", "submission", "oracle")
 
 
 @dataclass(frozen=True)

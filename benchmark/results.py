@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import platform
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import benchmark
+from benchmark.integrity import SCHEMA, InvalidResult, TaskFacts, check_record, load_record, sealed
 from benchmark.storage import atomic_write_json
 
 if TYPE_CHECKING:
     from benchmark.task import Task
-
-SCHEMA = "iqbench.result/1"
 LIBRARIES = ("torch", "sentence-transformers", "transformers", "faiss-cpu", "bm25s", "PyStemmer",
              "pytrec-eval-terrier", "tiktoken", "numpy")
 
@@ -53,32 +51,30 @@ def provenance(models: dict[str, str], seed: int, manifest_sha256: str | None, e
 
 
 def write_result(path: Path, record: dict) -> None:
-    if record.get("schema") != SCHEMA:
-        raise ValueError(f"refusing to write a record without schema {SCHEMA!r}")
+    """Write a new result with its content hash; a record that fails its own checks is never written."""
+    record = sealed(record)
+    if problems := check_record(record):
+        raise InvalidResult(path, problems)
     atomic_write_json(path, record)
 
 
 def read_result(path: Path) -> dict:
-    try:
-        record = json.loads(Path(path).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
-    if record.get("schema") != SCHEMA:
-        raise ValueError(f"{path}: schema {record.get('schema')!r}, expected {SCHEMA!r}")
+    """A result file that passes every check the file alone allows (schema, hash, aggregates)."""
+    record = load_record(path)
+    if problems := check_record(record):
+        raise InvalidResult(path, problems)
     return record
 
 
-def is_current(path: Path, task: "Task", config_sha256: str) -> bool:
-    """A result counts as present only if it is readable, was computed on this exact task (official
-    or not, as now) and by this exact system configuration; anything else is recomputed."""
+def stale_reasons(path: Path, task: "Task", config_sha256: str) -> list[str] | None:
+    """None if there is no result file; [] if it is current (valid, of this exact task and system
+    configuration); otherwise why it must be recomputed."""
     if not path.is_file():
-        return False
+        return None
     try:
-        rec = read_result(path)
-        return (rec["task"]["sha256"] == task.sha256 and rec["task"].get("official") == task.official
-                and rec["system"].get("config_sha256") == config_sha256)
-    except (ValueError, KeyError):
-        return False
+        return check_record(load_record(path), TaskFacts.of(task), config_sha256)
+    except InvalidResult as e:
+        return e.problems
 
 
 @dataclass(frozen=True)
@@ -87,6 +83,38 @@ class StoredResult:
     record: dict
 
 
-def iter_results(root: Path) -> Iterator[StoredResult]:
+@dataclass(frozen=True)
+class Expectations:
+    """What results must agree with to be shown: the suite's tasks as they are now and, per
+    (task id, system id), the configuration hash of every system the submissions define."""
+
+    tasks: dict[str, TaskFacts]
+    configs: dict[tuple[str, str], str] | None = None
+    """None: configurations are not checked (a results folder of unknown submissions)."""
+
+    def problems(self, record: dict) -> list[str]:
+        task_id, system_id = record["task"]["id"], record["system"]["id"]
+        if task_id not in self.tasks:
+            return [f"task.id: {task_id!r} is not a task of the suite"]
+        config = None
+        if self.configs is not None:
+            config = self.configs.get((task_id, system_id))
+            if config is None:
+                return [f"system.id: no submission defines {system_id!r} on {task_id!r} now"]
+        return check_record(record, self.tasks[task_id], config)
+
+
+def scan_results(root: Path, expected: Expectations | None = None) -> tuple[list[StoredResult], list[InvalidResult]]:
+    """Every result file under root, split into those that pass every check and those refused."""
+    accepted, refused = [], []
     for path in sorted(Path(root).glob("*/*/*.json")):
-        yield StoredResult(path, read_result(path))
+        try:
+            record = read_result(path)
+            if expected is not None and (problems := expected.problems(record)):
+                raise InvalidResult(path, problems)
+        except InvalidResult as e:
+            refused.append(e)
+            continue
+        accepted.append(StoredResult(path, record))
+    return accepted, refused
+

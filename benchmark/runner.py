@@ -23,7 +23,8 @@ from benchmark.guardrails import (
 from benchmark.metrics import aggregate, evaluate
 from benchmark.plugins import content_hashes
 from benchmark.protocol import System
-from benchmark.results import SCHEMA, is_current, provenance, result_path, write_result
+from benchmark.integrity import SCHEMA, TaskFacts
+from benchmark.results import Expectations, provenance, result_path, stale_reasons, write_result
 from benchmark.retrievers import Retriever, build_retriever
 from benchmark.retrievers.base import search
 from benchmark.retrievers.finetune import DEFAULT_RECIPE, training_data
@@ -35,6 +36,9 @@ from benchmark.tokens import added_tokens
 DEPTH = 100  # documents retrieved per query (Recall@100 needs 100)
 DEFAULT_TIMEOUT_S = 3600.0  # per augmentation and per search of one system on one split
 SEED = 0
+CANDIDATE_RANKING = 2
+"""How a candidate-restricted query is ranked (2: every candidate, unmatched ones at their score;
+1 ranked only those a retriever's top list held). Part of the configuration on such tasks."""
 log = logging.getLogger(__name__)
 
 
@@ -44,6 +48,8 @@ class RunSummary:
     present: list[Path] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    """Result files that were there but stale or invalid (with why): recomputed, never shown."""
     log_dir: Path | None = None
     """Where the failure log goes (default: the cache's logs/ folder)."""
     log_path: Path | None = None
@@ -86,7 +92,7 @@ class _Retrievers:
         return self._built[key]
 
 
-def system_config(system: System, augmenter_fingerprint: dict) -> dict:
+def system_config(system: System, augmenter_fingerprint: dict, task: Task) -> dict:
     """Everything that decides a system's output besides the task; a change makes old results stale."""
     config = {
         "schema": SCHEMA, "depth": DEPTH,
@@ -94,6 +100,8 @@ def system_config(system: System, augmenter_fingerprint: dict) -> dict:
         "retriever": {"use": system.retriever.use, "args": system.retriever.args, "finetuned": system.finetuned},
         "finetune": DEFAULT_RECIPE.as_dict() if system.finetuned else None,
     }
+    if task.candidate_restricted:
+        config["candidate_ranking"] = CANDIDATE_RANKING
     files = {f"{kind}:{name}": sha for kind, spec in (("augmenter", system.augmenter), ("retriever", system.retriever))
              for name, sha in content_hashes(spec.use, spec.args, system.folder).items()}
     if files:  # a submission's own module or data: editing it makes its results stale
@@ -150,6 +158,47 @@ def prepared(aug: Augmenter, task: Task) -> Augmenter:
     return aug
 
 
+class _Augmenters:
+    """Builds and prepares each distinct augmenter of a task once."""
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+        self._built: dict[tuple, Augmenter] = {}
+
+    def get(self, system: System) -> Augmenter:
+        key = (system.augmenter.use, repr(sorted(system.augmenter.args.items())), system.folder)
+        if key not in self._built:
+            self._built[key] = prepared(build_augmenter(system.augmenter.use, system.augmenter.args, system.folder),
+                                        self.task)
+        aug = self._built[key]
+        if bool(getattr(aug, "oracle", False)) != (system.role == "oracle"):
+            raise GuardrailError(f"augmenter {system.augmenter.use!r}: the built object says oracle="
+                                 f"{getattr(aug, 'oracle', None)!r}, its class (which decides the role, "
+                                 f"{system.role}) does not; declare `oracle` as a class attribute")
+        return aug
+
+    def config_sha256(self, system: System) -> str:
+        """The hash a current result of `system` on this task must carry."""
+        return sha256_json(system_config(system, self.get(system).fingerprint(), self.task))
+
+
+def expectations(suite: Suite, systems: list[System], allow_modified: bool = False) -> Expectations:
+    """What every shown result must agree with now: each task's sha and judged queries, and the
+    configuration hash of every system on every task (a system whose components cannot be
+    built there has none, so its results there are refused)."""
+    tasks, configs = {}, {}
+    for task_id in suite.task_ids:
+        task = suite.load(task_id, allow_modified)
+        tasks[task_id] = TaskFacts.of(task)
+        augmenters = _Augmenters(task)
+        for system in systems:
+            try:
+                configs[(task_id, system.id)] = augmenters.config_sha256(system)
+            except Exception as e:  # noqa: BLE001 (not buildable here: nothing of it can be current)
+                log.debug("%s on %s: no configuration (%s)", system.id, task_id, e)
+    return Expectations(tasks, configs)
+
+
 def _augment(aug: Augmenter, use: str, oracle: bool, queries: list[Query], timeout_s: float | None,
              ) -> tuple[list[Augmentation], float] | Exception:
     """Augmentations and seconds taken, or the exception (kept, so the -ft row does not wait again)."""
@@ -167,9 +216,8 @@ def _augment(aug: Augmenter, use: str, oracle: bool, queries: list[Query], timeo
 def run_task(task: Task, suite: Suite, suite_sha: str, systems: list[System], splits: list[str] | None,
              results: Path, manifests: dict[str, str], summary: RunSummary,
              progress: Callable[[str], None] = lambda _: None, timeout_s: float | None = None) -> None:
-    retrievers = _Retrievers(task)
+    retrievers, augmenters = _Retrievers(task), _Augmenters(task)
     augmented: dict[tuple, tuple[list[Augmentation], float] | Exception] = {}
-    augmenters: dict[tuple, Augmenter] = {}
     for split in [s for s in (splits or task.eval_splits) if s in task.qrels]:
         queries = task.split_queries(split)
         for system in systems:
@@ -177,19 +225,14 @@ def run_task(task: Task, suite: Suite, suite_sha: str, systems: list[System], sp
             progress(label)
             path = result_path(results, task.id, split, system.id)
             try:
-                aug_key = (system.augmenter.use, repr(sorted(system.augmenter.args.items())), system.folder)
-                if aug_key not in augmenters:
-                    augmenters[aug_key] = prepared(build_augmenter(system.augmenter.use, system.augmenter.args,
-                                                                   system.folder), task)
-                aug = augmenters[aug_key]
-                if bool(getattr(aug, "oracle", False)) != (system.role == "oracle"):
-                    raise GuardrailError(f"augmenter {system.augmenter.use!r}: the built object says oracle="
-                                         f"{getattr(aug, 'oracle', None)!r}, its class (which decides the role, "
-                                         f"{system.role}) does not; declare `oracle` as a class attribute")
-                config = system_config(system, aug.fingerprint())
-                if is_current(path, task, sha256_json(config)):
+                aug = augmenters.get(system)
+                config = system_config(system, aug.fingerprint(), task)
+                reasons = stale_reasons(path, task, sha256_json(config))
+                if reasons == []:
                     summary.present.append(path)
                     continue
+                if reasons:
+                    summary.replaced.append(f"{path}: {'; '.join(reasons)}")
                 key = (system.augmenter.use, repr(sorted(system.augmenter.args.items())), system.folder, split)
                 if key not in augmented:
                     augmented[key] = _augment(aug, system.augmenter.use, system.role == "oracle", queries, timeout_s)

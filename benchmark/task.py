@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from benchmark.storage import sha256_bytes, sha256_file, sha256_json
+from benchmark.trec import UNSAFE
 
 REQUIRED_FILES = ("task.toml", "corpus.jsonl", "queries.jsonl", "LICENSE")
 
@@ -65,6 +66,11 @@ class Task:
     @property
     def eval_splits(self) -> tuple[str, ...]:
         return tuple(self.card.get("eval_splits", ("test",)))
+
+    @property
+    def candidate_restricted(self) -> bool:
+        """Some query ranks only its own `candidates` (e.g. one user's profile statements)."""
+        return any(q.candidates is not None for q in self.queries.values())
 
     @property
     def splits(self) -> tuple[str, ...]:
@@ -125,7 +131,7 @@ def verify_checksums(task_dir: Path) -> tuple[str, list[str]]:
 
 
 def _read_jsonl(path: Path) -> list[dict]:
-    rows = []
+    rows, seen = [], {}
     with path.open(encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             if not line.strip():
@@ -136,12 +142,24 @@ def _read_jsonl(path: Path) -> list[dict]:
                 raise TaskError(f"{path}:{n}: not valid JSON ({e.msg})") from None
             if not isinstance(row, dict) or not isinstance(row.get("_id"), str):
                 raise TaskError(f"{path}:{n}: expected an object with a string '_id'")
+            _check_id(row["_id"], f"{path}:{n}: _id")
+            if row["_id"] in seen:
+                raise TaskError(f"{path}:{n}: _id {row['_id']!r} already on line {seen[row['_id']]}")
+            seen[row["_id"]] = n
             rows.append(row)
     return rows
 
 
+def _check_id(value: str, where: str) -> None:
+    """Ids go into whitespace-separated TREC files (runs, qrels): none may hold whitespace."""
+    if not value or UNSAFE.search(value):
+        raise TaskError(f"{where}: {value!r} is empty or holds whitespace or a control character, which "
+                        "TREC run and qrels files cannot hold (rename it in the task's build script)")
+
+
 def _read_qrels(path: Path, queries: Mapping[str, Query], corpus: Mapping[str, Doc]) -> dict[str, dict[str, int]]:
     qrels: dict[str, dict[str, int]] = {}
+    lines: dict[tuple[str, str], int] = {}
     with path.open(encoding="utf-8", newline="") as f:
         reader = csv.reader(f, delimiter="\t")
         header = next(reader, None)
@@ -155,6 +173,10 @@ def _read_qrels(path: Path, queries: Mapping[str, Query], corpus: Mapping[str, D
                 raise TaskError(f"{path}:{n}: query {qid!r} is not in queries.jsonl")
             if did not in corpus:
                 raise TaskError(f"{path}:{n}: document {did!r} is not in corpus.jsonl")
+            if (qid, did) in lines:  # trec_eval refuses it too; keeping either grade would be a guess
+                raise TaskError(f"{path}:{n}: query {qid!r}, document {did!r} already judged on line "
+                                f"{lines[(qid, did)]}")
+            lines[(qid, did)] = n
             qrels.setdefault(qid, {})[did] = score
     return qrels
 
@@ -186,6 +208,10 @@ def load_task(task_dir: Path, allow_modified: bool = False) -> Task:
     queries = {}
     for r in _read_jsonl(task_dir / "queries.jsonl"):
         cands = r.get("candidates")
+        for did in cands or ():
+            if did not in corpus:
+                raise TaskError(f"{task_dir / 'queries.jsonl'}: query {r['_id']!r}: candidate {did!r} is not "
+                                "in corpus.jsonl")
         queries[r["_id"]] = Query(
             id=r["_id"], text=str(r.get("text", "")), context=MappingProxyType(r.get("context") or {}),
             explicit=r.get("explicit"), candidates=tuple(cands) if cands is not None else None,

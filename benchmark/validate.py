@@ -73,8 +73,13 @@ def _trial_search(retriever, use: str, task: Task) -> list[str]:
     try:
         def trial():
             retriever.index(corpus)
-            return retriever.search({q.id: q.text for q in queries}, 10)
-        check_run(call_with_timeout(trial, TRIAL_TIMEOUT_S, f"retriever {use!r}"), queries, corpus, 10, use)
+            return retriever.search({q.id: q.text for q in queries}, 10), retriever.search(
+                {q.id: q.text for q in queries}, len(corpus))
+        top, full = call_with_timeout(trial, TRIAL_TIMEOUT_S, f"retriever {use!r}")
+        check_run(top, queries, corpus, 10, use)
+        # A candidate-restricted task ranks every candidate, from a full ranking of the corpus.
+        everything = [Query(q.id, q.text, candidates=tuple(corpus)) for q in queries]
+        check_run({qid: full.get(qid, {}) for qid in (q.id for q in queries)}, everything, corpus, len(corpus), use)
     except Exception as e:
         return [f"retriever: a trial search of {len(queries)} {task.id} queries over {len(corpus)} documents "
                 f"failed: {type(e).__name__}: {e}"]

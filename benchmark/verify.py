@@ -14,7 +14,8 @@ from pathlib import Path
 
 from benchmark.metrics import METRICS
 from benchmark.protocol import System
-from benchmark.results import iter_results, read_result, result_path
+from benchmark.integrity import InvalidResult, check_record, load_record, schema_problems
+from benchmark.results import StoredResult, read_result, result_path
 from benchmark.runner import RunSummary, run_suite
 from benchmark.storage import cache_dir
 from benchmark.submission import Submission
@@ -56,8 +57,19 @@ def verify(results: Path, suite: Suite, submissions: list[Submission], systems: 
     """(results checked, differences, the recomputation's summary) for the committed results of
     `systems` on `task_ids`; failures' tracebacks go to the user's cache, not the temporary one."""
     wanted = {s.id for s in systems}
-    committed = [r for r in iter_results(results)
-                 if r.record["system"]["id"] in wanted and (not task_ids or r.record["task"]["id"] in task_ids)]
+    committed, differences = [], []
+    for path in sorted(Path(results).glob("*/*/*.json")):
+        try:
+            record = load_record(path)
+        except InvalidResult as e:
+            differences.append(Difference(str(path), "the file itself", "; ".join(e.problems), None))
+            continue
+        if problems := check_record(record):  # reported, and still compared if its fields can be read
+            differences.append(Difference(str(path), "the file itself", "; ".join(problems), None))
+            if schema_problems(record):
+                continue
+        if record["system"]["id"] in wanted and (not task_ids or record["task"]["id"] in task_ids):
+            committed.append(StoredResult(path, record))
     tasks = sorted({r.record["task"]["id"] for r in committed})
     splits = sorted({r.record["task"]["split"] for r in committed})
     previous, log_dir = os.environ.get("IQBENCH_CACHE"), cache_dir() / "logs"
@@ -71,7 +83,6 @@ def verify(results: Path, suite: Suite, submissions: list[Submission], systems: 
                 os.environ.pop("IQBENCH_CACHE", None)
             else:
                 os.environ["IQBENCH_CACHE"] = previous
-        differences = []
         for stored in committed:
             rec = stored.record
             label = f"{rec['task']['id']}/{rec['task']['split']}/{rec['system']['id']}"

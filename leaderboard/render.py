@@ -101,8 +101,10 @@ def render_site(board: Leaderboard, out_dir: Path, results_dir: Path) -> Path:
         _write(tmp / "downloads" / "iqbench.csv", to_csv(board))
         _write(tmp / "downloads" / "iqbench.tex", to_latex(board))
         _write(tmp / "downloads" / "iqbench.bib", to_bibtex(board))
-        if Path(results_dir).is_dir():
-            shutil.copytree(results_dir, tmp / "downloads" / "results")
+        if Path(results_dir).is_dir():  # the files the board shows; refused ones are not published
+            refused = {e.path.resolve() for e in board.refused}
+            shutil.copytree(results_dir, tmp / "downloads" / "results", ignore=lambda folder, names: [
+                n for n in names if (Path(folder) / n).resolve() in refused])
             files = sorted(p.relative_to(tmp / "downloads" / "results").as_posix()
                            for p in (tmp / "downloads" / "results").glob("*/*/*.json"))
             _write(tmp / "downloads" / "results" / "index.html", env.get_template("results_index.html").render(

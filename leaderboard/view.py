@@ -13,7 +13,11 @@ from statistics import fmean
 from typing import Mapping
 
 from benchmark.board import Board, Cell, build_board
+from benchmark.integrity import InvalidResult
 from benchmark.metrics import MAIN_METRIC
+from benchmark.protocol import expand_all
+from benchmark.results import Expectations
+from benchmark.runner import expectations
 from benchmark.stats import Comparison, compare, holm, permutations_for, verdict
 from benchmark.submission import Submission
 from benchmark.task import Suite
@@ -156,6 +160,8 @@ class Leaderboard:
     results: int
     cards: Mapping[str, Mapping]
     """Task cards (task.toml) in suite order."""
+    refused: list[InvalidResult] = field(default_factory=list)
+    """Result files not shown: stale, edited or inconsistent (each names its file and field)."""
 
     @property
     def families(self) -> list[str]:
@@ -224,8 +230,13 @@ def _count(row: RowView, cols: list[tuple[str, str]]) -> dict[str, int]:
     return out
 
 
-def build_leaderboard(results_dir: Path, suite: Suite, submissions: list[Submission]) -> Leaderboard:
-    board = build_board(results_dir, list(suite.task_ids))
+def build_leaderboard(results_dir: Path, suite: Suite, submissions: list[Submission],
+                      expected: Expectations | None = None) -> Leaderboard:
+    """Only results that pass every check against the suite and the submissions as they are now
+    (`expected`, computed when not given) are shown; the rest are listed in `refused`."""
+    if expected is None:
+        expected = expectations(suite, expand_all(submissions, failures=[]))
+    board = build_board(results_dir, list(suite.task_ids), expected)
     cards = {tid: suite.card(tid) for tid in suite.task_ids}
     columns = [Column(t, s, str(cards.get(t, {}).get("family", "other")), s in UNSEEN_SPLITS) for t, s in board.columns]
     stats = _compare_all(board)
@@ -246,4 +257,4 @@ def build_leaderboard(results_dir: Path, suite: Suite, submissions: list[Submiss
                   key=lambda r: (r.rank is None, r.rank or 0, -(r.mean_main or 0.0), r.system_id))
     subs = {s.name: s for s in submissions}
     return Leaderboard(suite, suite.sha256(), columns, rows, _verdicts(rows, subs), subs,
-                       sum(len(r.cells) for r in rows), cards)
+                       sum(len(r.cells) for r in rows), cards, board.refused)

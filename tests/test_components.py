@@ -5,6 +5,7 @@ from types import MappingProxyType
 from benchmark.augmenters import build_augmenter, visible_query
 from benchmark.augmenters.base import NotApplicable
 from benchmark.augmenters.simple import serialize_context
+from benchmark.guardrails import GuardrailError, check_run
 from benchmark.protocol import expand, expand_all
 from benchmark.submission import load_submissions
 from benchmark.task import Query
@@ -76,6 +77,22 @@ def test_candidates_restrict_the_ranking():
     queries = [Query("free", "rain forecast"), Query("bound", "rain forecast", candidates=("d1", "d2", "d4"))]
     run = search(retriever, {q.id: q.text for q in queries}, queries, 2, len(corpus))
     assert set(run["free"]) <= set(corpus) and "d0" in run["free"]
-    # Only candidates, in the order and with the scores of the unrestricted ranking; zero-score docs drop out.
+    # Only candidates, in the order and with the scores of the unrestricted ranking; unmatched candidates
+    # are ranked too (at 0, in trec_eval's tie order: document id descending), never dropped.
     full = retriever.search({"bound": "rain forecast"}, len(corpus))["bound"]
-    assert run["bound"] == {"d1": full["d1"]}
+    assert set(full) == set(corpus) and full["d2"] == full["d4"] == 0.0
+    assert run["bound"] == {"d1": full["d1"], "d4": 0.0}
+    everything = search(retriever, {"bound": "rain forecast"}, queries[1:], 100, len(corpus))
+    assert list(everything["bound"]) == ["d1", "d4", "d2"]
+    check_run(everything, queries[1:], corpus, 100, "bm25")
+
+
+def test_a_retriever_that_drops_candidates_is_refused():
+    """What BM25 did before: a full ranking that holds only matched documents."""
+    from benchmark.task import Doc
+
+    corpus = {"a": Doc("", "rain"), "b": Doc("", "sun"), "c": Doc("", "snow")}
+    query = Query("q", "rain", candidates=("a", "b", "c"))
+    with pytest.raises(GuardrailError, match=r"query 'q': ranks 1 of its 3 candidates; a candidate-restricted "
+                                             r"query must rank every candidate"):
+        check_run({"q": {"a": 1.2}}, [query], corpus, 100, "lexical-plugin")

@@ -8,11 +8,14 @@ import json
 import os
 import stat
 from pathlib import Path
+from statistics import fmean
 
 import pytest
 
 from benchmark.metrics import METRICS
+from benchmark.protocol import expand_all
 from benchmark.results import SCHEMA, result_path, write_result
+from benchmark.runner import expectations
 from benchmark.storage import atomic_write_json
 from benchmark.submission import load_submissions
 from benchmark.task import load_suite
@@ -34,35 +37,42 @@ ROLES = {"none@minilm-l6": "baseline", "none@minilm-l6-ft": "reference"}
 TITLE = "<script>window.__pwned = 1</script> Rewrite & expand"
 
 
-def record(system_id: str, values: list[float], tokens: float) -> dict:
+def record(system_id: str, values: list[float], tokens: float, task_sha256: str, config_sha256: str) -> dict:
+    """A complete result record (it must pass the board's checks) with the given per-query nDCG@10."""
     per_query = {q: {m: (v if m == "ndcg_cut_10" else 0.0) for m in METRICS} for q, v in zip(QIDS, values)}
     return {
         "schema": SCHEMA,
         "system": {"id": system_id, "role": ROLES.get(system_id, "submission"),
                    "submission": None if system_id in ROLES else "xss", "reference": "none@minilm-l6-ft",
-                   "retriever": {"finetuned": system_id.endswith("-ft")}},
-        "task": {"id": "tiny", "split": "test", "official": True, "queries": len(QIDS)},
-        "metrics": {m: sum(pq[m] for pq in per_query.values()) / len(QIDS) for m in METRICS},
+                   "config_sha256": config_sha256, "augmenter": {"use": "context", "args": {}},
+                   "retriever": {"use": "dense", "args": {"model": "minilm-l6"},
+                                 "finetuned": system_id.endswith("-ft"), "fingerprint": {}}},
+        "task": {"id": "tiny", "split": "test", "sha256": task_sha256, "suite": "0.0", "official": True,
+                 "queries": len(QIDS)},
+        "metrics": {m: fmean(pq[m] for pq in per_query.values()) for m in METRICS},
         "per_query": per_query,
         "cost": {"added_tokens_mean": tokens, "llm_prompt_tokens_mean": 2 * tokens,
-                 "llm_completion_tokens_mean": tokens},
+                 "llm_completion_tokens_mean": tokens, "augment_ms_mean": 0.0, "search_ms_mean": 0.0},
         "provenance": {"harness": "test"},
     }
 
 
 @pytest.fixture()
 def board(tiny_root: Path, tmp_path: Path):
-    results = tmp_path / "results"
-    for system_id, values in SCORES.items():
-        tokens = 40.0 if system_id.startswith("xss") else 0.0
-        write_result(result_path(results, "tiny", "test", system_id), record(system_id, values, tokens))
     subs = tmp_path / "submissions" / "xss"
     subs.mkdir(parents=True)
     (subs / "submission.toml").write_text(
         f'[submission]\nname = "xss"\ntitle = {json.dumps(TITLE)}\nauthors = ["A. Tester"]\n'
         'paper = "javascript:alert(1)"\n\n[augmenter]\nuse = "context"\n\n'
         '[retriever]\nuse = "dense"\nargs = {{ model = "minilm-l6" }}\n'.replace("{{", "{").replace("}}", "}"))
-    return build_leaderboard(results, load_suite(tiny_root), load_submissions(tmp_path / "submissions")), results
+    suite, submissions = load_suite(tiny_root), load_submissions(tmp_path / "submissions")
+    expected = expectations(suite, expand_all(submissions))
+    results = tmp_path / "results"
+    for system_id, values in SCORES.items():
+        tokens = 40.0 if system_id.startswith("xss") else 0.0
+        write_result(result_path(results, "tiny", "test", system_id),
+                     record(system_id, values, tokens, expected.tasks["tiny"].sha256, expected.configs[("tiny", system_id)]))
+    return build_leaderboard(results, suite, submissions, expected), results
 
 
 def test_rows_ranks_and_significance(board):

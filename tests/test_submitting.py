@@ -140,7 +140,7 @@ def test_guardrails_on_retriever_output():
 
 BAD_AUGMENTERS = {
     "short": "return [Augmentation(q.text) for q in queries][:-1]",
-    "huge": "return [Augmentation('x' * 20001) for q in queries]",
+    "huge": "return [Augmentation('x' * 50001) for q in queries]",
     "raises": "raise RuntimeError('the LLM server is down')",
     "hangs": "time.sleep(120)",
 }
@@ -164,7 +164,7 @@ def test_failing_submissions_do_not_take_the_others_down(tiny_root, tmp_path):
     failed = "\n".join(summary.failed)
     assert len(summary.failed) == 8  # each bad augmenter's two rows
     assert "must return a list of 6 Augmentations, got 5" in failed
-    assert "20,001 characters of text; at most 20,000" in failed
+    assert "50,001 characters of text; at most 50,000" in failed
     assert "RuntimeError: the LLM server is down" in failed
     assert "augmenter 'plugin:Aug' still running after 2 s (the time limit); abandoned" in failed
     assert {p.stem for p in summary.written} == {"none@bm25", "none@minilm-l6-ft", "ok@bm25", "ok@minilm-l6-ft"}
@@ -219,8 +219,10 @@ def test_verify_recomputes_and_reports_differences(tiny_root, tmp_path):
     path.write_text(json.dumps(rec))
     checked, differences, summary = verify(tmp_path / "results", suite, subs, systems)
     assert checked == 1 and not summary.failed
-    assert [(d.result, d.what, d.committed) for d in differences] == [
-        ("tiny/test/none@bm25", "per_query[te0].ndcg_cut_10", 0.123)]
+    assert [(d.result, d.what) for d in differences] == [
+        (str(path), "the file itself"), ("tiny/test/none@bm25", "per_query[te0].ndcg_cut_10")]
+    assert "content_sha256: does not match the content" in differences[0].committed
+    assert differences[1].committed == 0.123
 
 
 def test_cite(tiny_root, tmp_path):

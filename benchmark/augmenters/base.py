@@ -10,8 +10,10 @@ from typing import Mapping, Protocol, Sequence, runtime_checkable
 from benchmark.task import Doc, Query
 
 
-MAX_TEXT_CHARS = 20_000
-"""The most characters an augmentation may hand a retriever (about 5,000 tokens)."""
+MAX_TEXT_CHARS = 50_000
+"""The most characters an augmentation may hand a retriever (about 12,000 tokens): a bound on
+runaway output, above what the suite's own inputs reach (query + full context: 21,523 characters
+for the longest iKAT-PTKB turn)."""
 
 
 @dataclass(frozen=True)

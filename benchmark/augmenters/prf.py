@@ -56,6 +56,8 @@ class PRFAugmenter:
         own = set(words(query.text))
         weights: dict[str, float] = defaultdict(float)
         for doc_id, score in scores.items():
+            if score <= 0:  # an unmatched candidate (ranked, at 0) carries no feedback
+                continue
             tokens = words(self._task.corpus[doc_id].full_text)
             if not tokens:
                 continue

@@ -21,7 +21,9 @@ class Retriever(Protocol):
         """Prepare to search `corpus`; called once per task before any search."""
 
     def search(self, texts: Mapping[str, str], k: int) -> Run:
-        """Top-k documents per query text. Retrievers see texts only, never query records."""
+        """Top-k documents per query text. Retrievers see texts only, never query records.
+        k >= the corpus size asks for a full ranking: every document gets a score (what a
+        candidate-restricted query needs, since each of its candidates must be ranked)."""
 
 
 @runtime_checkable
@@ -33,7 +35,8 @@ class TrainableRetriever(Retriever, Protocol):
 
 def search(retriever: Retriever, texts: dict[str, str], queries: Sequence[Query], k: int, corpus_size: int) -> Run:
     """Top-k documents per query; a query with `candidates` (e.g. one user's own profile
-    statements) ranks only those: its candidates keep their scores from a full-corpus ranking."""
+    statements) ranks all of them and nothing else: its candidates keep their scores from a
+    full-corpus ranking (guardrails.check_run refuses a ranking that leaves one out)."""
     free = {q.id: texts[q.id] for q in queries if q.candidates is None}
     bound = [q for q in queries if q.candidates is not None]
     run = retriever.search(free, k) if free else {}

@@ -42,11 +42,14 @@ class BM25Retriever:
         qids = list(texts)
         if not qids:
             return {}
+        full = k >= len(self._ids)
         k = min(k, len(self._ids))
         tokens = self._tokenize([texts[q] for q in qids])
         docs, scores = self._model.retrieve(tokens, k=k, show_progress=False, n_threads=1)
         run: Run = {}
         for row, qid in enumerate(qids):
-            # A query with no indexable term scores every document 0: it retrieves nothing.
-            run[qid] = {self._ids[int(d)]: float(s) for d, s in zip(docs[row], scores[row]) if s > 0 and np.isfinite(s)}
+            # A top-k list holds matched documents only (a query with no indexable term retrieves
+            # nothing); a full ranking (k >= corpus size) holds every document, unmatched ones at 0.
+            run[qid] = {self._ids[int(d)]: float(s) for d, s in zip(docs[row], scores[row])
+                        if np.isfinite(s) and (s > 0 or full)}
         return run

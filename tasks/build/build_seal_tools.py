@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from common import (
     SOURCES_DIR, cap_queries, finish_task, fresh_task_dir, normalize_text, read_jsonl, rng, source_commit,
-    write_jsonl, write_qrels,
+    trec_safe_ids, write_jsonl, write_qrels,
 )
 
 DATASET = SOURCES_DIR / "seal-tools" / "Seal-Tools_Dataset"
@@ -103,8 +103,9 @@ def main() -> None:
         splits[name] = {qid: unique[qid] for qid in cap_queries(unique, f"seal-tools:{name}")}
 
     task_dir = fresh_task_dir("seal-tools")
+    doc_id = trec_safe_ids(tools)
     write_jsonl(task_dir / "corpus.jsonl",
-                ({"_id": name, "title": name, "text": render_tool(tool)} for name, tool in tools.items()))
+                ({"_id": doc_id[name], "title": name, "text": render_tool(tool)} for name, tool in tools.items()))
     queries, sizes, literal, multi = [], {}, {}, {}
     for name, items in splits.items():
         source_ids = sorted(items, key=lambda q: (q.rsplit("-", 1)[0], int(q.rsplit("-", 1)[1])))
@@ -112,7 +113,8 @@ def main() -> None:
         rng(f"seal-tools:order:{name}").shuffle(source_ids)
         qids = {f"{name}-{n:04d}": sid for n, sid in enumerate(source_ids)}
         queries += [{"_id": qid, "text": items[sid][0], "context": {}} for qid, sid in qids.items()]
-        write_qrels(task_dir / "qrels" / f"{name}.tsv", {qid: {g: 1 for g in items[sid][1]} for qid, sid in qids.items()})
+        write_qrels(task_dir / "qrels" / f"{name}.tsv",
+                    {qid: {doc_id[g]: 1 for g in items[sid][1]} for qid, sid in qids.items()})
         sizes[name] = len(items)
         literal[name] = sum(1 for text, golds in items.values() if mentions_gold(text, golds))
         multi[name] = sum(1 for _, golds in items.values() if len(golds) > 1)
@@ -134,8 +136,9 @@ def main() -> None:
         ),
         "notes": (
             f"Built by tasks/build/build_seal_tools.py (deterministic; no sampling below the cap). Documents: "
-            f"all {len(tools)} tools of tool.jsonl, id and title = api_name (checked unique; one name, "
-            "'requestFirst Aid Assistance', contains spaces), text = api_description followed by "
+            f"all {len(tools)} tools of tool.jsonl, title = api_name, id = api_name with each run of whitespace "
+            "replaced by '_' (TREC run and qrels files split on whitespace: 'requestFirst Aid Assistance' is "
+            "'requestFirst_Aid_Assistance'; the ids are checked unique after the change), text = api_description followed by "
             "'Parameters: name: description; ...' with required parameters first (parameter descriptions "
             f"over {PARAM_CHARS} characters cut at a word). Queries: dev.jsonl is train (the source's "
             "train.jsonl was not available), test_in_domain.jsonl is test, test_out_domain.jsonl is test_ood; "

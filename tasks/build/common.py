@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterable
 
 from benchmark.task import write_checksums
+from benchmark.trec import UNSAFE
 
 TASKS_DIR = Path(__file__).resolve().parents[1]
 SOURCES_DIR = Path(os.environ.get("IQBENCH_SOURCES", TASKS_DIR.parents[1] / "shared" / "sources"))
@@ -49,6 +50,15 @@ def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
     with path.open("w", encoding="utf-8", newline="\n") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n")
+
+
+def trec_safe_ids(names: Iterable[str]) -> dict[str, str]:
+    """Source name -> document id with each run of whitespace or control characters made '_'
+    (TREC files split on whitespace); two names that would meet stop the build."""
+    ids = {name: re.sub(rf"(?:{UNSAFE.pattern})+", "_", name) for name in names}
+    if len(set(ids.values())) != len(ids):
+        raise SystemExit("two source names give the same TREC-safe document id")
+    return ids
 
 
 def write_qrels(path: Path, qrels: dict[str, dict[str, int]]) -> None:
