@@ -9,7 +9,7 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF
 TASK_BUILDERS := build_metatool.py build_apibench.py build_ikat_passages.py build_ikat_ptkb.py \
 	build_qulac_facets.py build_seal_tools.py
 
-.PHONY: leaderboard site setup setup-llm augment show test test-fast bench bench-llm tasks clean-venv
+.PHONY: leaderboard site setup setup-llm augment show test test-fast bench bench-llm lora-vs-full tasks clean-venv
 
 leaderboard: $(STAMP)  ## evaluate what is missing on the suite, then render the site (prints its path)
 	$(VENV)/bin/iqbench run --no-table
@@ -36,6 +36,9 @@ test-fast: $(STAMP)  ## skip the slow tests that train or score a real task
 
 bench: $(STAMP)  ## harness overhead and cold/warm suite timings
 	$(PY) bench/run_bench.py
+
+lora-vs-full: $(STAMP)  ## LoRA adapters against full fine-tuning on every task's dev split (hours on 2 cores; resumable)
+	$(PY) bench/lora_vs_full.py
 
 bench-llm: $(LLM_STAMP)  ## local LLM throughput: one request at a time against the batched backend
 	$(PY) bench/llm_throughput.py

@@ -14,6 +14,8 @@ from rich.table import Table
 
 from benchmark import __version__
 from benchmark.board import build_board
+from benchmark.device import CROSS_DEVICE_TOLERANCE, DEVICES, DeviceError
+from benchmark.device import use as use_device
 from benchmark.metrics import LABELS
 from benchmark.protocol import expand_all
 from benchmark.results import results_root
@@ -236,6 +238,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     return show(args.results, load_suite(args.tasks), load_submissions(args.submissions), metric=args.metric)
 
 
+def _device_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", choices=DEVICES, default="cpu",
+                   help="where encoding and fine-tuning run (default cpu, as the official results; auto: cuda "
+                        "when available); the device is recorded in each result")
+
+
 def _results_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", type=Path, default=results_root(), help="results folder (default: results/)")
 
@@ -268,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
                    help="time limit per augmentation and per search of one system on one split "
                         f"(default {DEFAULT_TIMEOUT_S:g}); past it the system is recorded as failed")
+    _device_option(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("validate", help="check submissions before a run: manifest, components, files")
@@ -279,7 +288,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("submission", nargs="*", help="submission names (default: all)")
     p.add_argument("--task", action="append", help="task id (repeatable; default: every task with results)")
     p.add_argument("--only", action="append", metavar="SYSTEM", help="system id (repeatable)")
-    p.add_argument("--tolerance", type=float, default=0.0, help="largest metric difference accepted (default 0)")
+    p.add_argument("--tolerance", type=float, default=0.0,
+                   help=f"largest metric difference accepted (default 0; at least {CROSS_DEVICE_TOLERANCE:g} on "
+                        "aggregates between results of different devices, whose per-query values are not compared)")
+    _device_option(p)
     _results_option(p)
     _submissions_option(p)
     p.set_defaults(func=cmd_verify)
@@ -321,8 +333,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(message)s")
     try:
+        if getattr(args, "device", None):
+            use_device(args.device)
         return args.func(args)
-    except (TaskError, SubmissionError, PluginError) as e:
+    except (TaskError, SubmissionError, PluginError, DeviceError) as e:
         console.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
         return 2
 

@@ -104,6 +104,20 @@ class Expectations:
         return check_record(record, self.tasks[task_id], config)
 
 
+def _model_problem(record: dict, reference: dict) -> str | None:
+    """A fine-tuned cell must run the very model its reference row ran (same retriever, same
+    weights hash), or their difference would measure two trainings rather than one augmenter."""
+    mine, theirs = record["system"]["retriever"], reference["system"]["retriever"]
+    if not (mine["finetuned"] and theirs["finetuned"]) or (mine["use"], mine["args"]) != (theirs["use"], theirs["args"]):
+        return None
+    a, b = mine["fingerprint"].get("weights_sha256"), theirs["fingerprint"].get("weights_sha256")
+    if a == b:
+        return None
+    return (f"system.retriever.fingerprint.weights_sha256: fine-tuned model {str(a)[:12]}… differs from the one "
+            f"its reference row {reference['system']['id']!r} ran ({str(b)[:12]}…): both cells must use one "
+            "model (recompute them together, or use the shipped reference)")
+
+
 def scan_results(root: Path, expected: Expectations | None = None) -> tuple[list[StoredResult], list[InvalidResult]]:
     """Every result file under root, split into those that pass every check and those refused."""
     accepted, refused = [], []
@@ -116,5 +130,15 @@ def scan_results(root: Path, expected: Expectations | None = None) -> tuple[list
             refused.append(e)
             continue
         accepted.append(StoredResult(path, record))
-    return accepted, refused
+    by_cell = {(r.record["task"]["id"], r.record["task"]["split"], r.record["system"]["id"]): r for r in accepted}
+    kept = []
+    for r in accepted:
+        task, system = r.record["task"], r.record["system"]
+        reference = by_cell.get((task["id"], task["split"], system["reference"]))
+        problem = _model_problem(r.record, reference.record) if reference and reference is not r else None
+        if problem:
+            refused.append(InvalidResult(r.path, [problem]))
+        else:
+            kept.append(r)
+    return kept, refused
 

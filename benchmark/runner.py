@@ -14,6 +14,7 @@ from typing import Callable
 
 from tqdm import tqdm
 
+from benchmark import device
 from benchmark.augmenters import (
     Augmentation, Augmenter, NotApplicable, TaskAware, TaskView, build_augmenter, visible_query,
 )
@@ -140,7 +141,7 @@ def _record(system: System, task: Task, suite: Suite, suite_sha: str, split: str
             "search_ms_mean": 1000 * search_s / n,
         },
         "provenance": provenance(models, SEED, manifest_sha, {
-            "suite_sha256": suite_sha, "depth": DEPTH, "finetune": config["finetune"],
+            "suite_sha256": suite_sha, "depth": DEPTH, "finetune": config["finetune"], "device": device.current(),
             "augmenter": config["augmenter"]["fingerprint"]}),  # prompt version and hash, LLM model hash
     }
 

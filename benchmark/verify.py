@@ -14,6 +14,7 @@ from pathlib import Path
 
 from benchmark.metrics import METRICS
 from benchmark.protocol import System
+from benchmark.device import CROSS_DEVICE_TOLERANCE
 from benchmark.integrity import InvalidResult, check_record, load_record, schema_problems
 from benchmark.results import StoredResult, read_result, result_path
 from benchmark.runner import RunSummary, run_suite
@@ -33,10 +34,13 @@ class Difference:
 
 def _compare(label: str, old: dict, new: dict, tolerance: float) -> list[Difference]:
     out = []
+    devices = (old["provenance"].get("device", "cpu"), new["provenance"].get("device", "cpu"))
+    if devices[0] != devices[1]:  # float order differs: aggregates within a tolerance, per query not
+        tolerance = max(tolerance, CROSS_DEVICE_TOLERANCE)
     for m in METRICS:
         if abs(old["metrics"][m] - new["metrics"][m]) > tolerance:
             out.append(Difference(label, m, old["metrics"][m], new["metrics"][m]))
-    for qid, values in old["per_query"].items():
+    for qid, values in old["per_query"].items() if devices[0] == devices[1] else ():
         other = new["per_query"].get(qid)
         if other is None:
             out.append(Difference(label, f"per_query[{qid}]", "present", None))
@@ -44,6 +48,9 @@ def _compare(label: str, old: dict, new: dict, tolerance: float) -> list[Differe
         for m in METRICS:
             if abs(values[m] - other[m]) > tolerance:
                 out.append(Difference(label, f"per_query[{qid}].{m}", values[m], other[m]))
+    weights = [r["system"]["retriever"]["fingerprint"].get("weights_sha256") for r in (old, new)]
+    if weights[0] != weights[1] and devices[0] == devices[1]:  # a fine-tuning that did not reproduce
+        out.append(Difference(label, "system.retriever.fingerprint.weights_sha256 (the model differs)", *weights))
     if old["task"]["sha256"] != new["task"]["sha256"]:
         out.append(Difference(label, "task.sha256 (the task changed since)", old["task"]["sha256"], new["task"]["sha256"]))
     if old["system"].get("config_sha256") != new["system"]["config_sha256"]:

@@ -162,3 +162,30 @@ def test_modified_task_gives_unofficial_results_beside_official_ones(first_run, 
     rec = read_result(out / "tiny" / "test" / "none@bm25.json")
     assert rec["task"]["official"] is False
     assert rec["task"]["sha256"] != read_result(results / "tiny" / "test" / "none@bm25.json")["task"]["sha256"]
+
+
+def test_the_board_refuses_a_fine_tuned_cell_whose_model_is_not_its_references(first_run, tmp_path):
+    """E.g. A@R-ft computed elsewhere (a GPU, another machine) beside a reference from other weights."""
+    import shutil
+
+    from conftest import REPO
+
+    from benchmark.board import build_board
+    from benchmark.integrity import sealed
+    from benchmark.runner import expectations
+
+    tiny_root, results, _ = first_run
+    copy = tmp_path / "results"
+    shutil.copytree(results, copy)
+    path = copy / "tiny" / "test" / "context-minilm@minilm-l6-ft.json"
+    record = json.loads(path.read_text())
+    record["system"]["retriever"]["fingerprint"]["weights_sha256"] = "ab" * 32
+    path.write_text(json.dumps(sealed(record)))
+    suite, subs = load_suite(tiny_root), load_submissions(REPO / "submissions")
+    board = build_board(copy, list(suite.task_ids), expectations(suite, expand_all(subs)))
+    [refused] = board.refused
+    assert refused.path == path
+    assert ("fine-tuned model abababababab… differs from the one its reference row 'none@minilm-l6-ft' ran"
+            in str(refused))
+    assert "context-minilm@minilm-l6-ft" not in {r.system_id for r in board.rows}
+    assert "context-minilm@minilm-l6" in {r.system_id for r in board.rows}

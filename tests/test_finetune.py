@@ -68,3 +68,35 @@ def test_finetuning_learns_and_is_cached(tiny_root, cache, monkeypatch):
     assert again.folder == tuned.folder
     with pytest.raises(AssertionError, match="cached model"):
         base.finetune(examples[:-1], task.corpus, RECIPE)  # other data: a different model, so training runs
+
+
+def test_a_lora_adapter_learns_is_small_and_retrains_bit_for_bit(tiny_root, cache, tmp_path, monkeypatch):
+    """Real peft on the fixture: only adapter weights are saved (safetensors), they change the
+    rankings as full fine-tuning does, and training again from scratch gives the same bytes."""
+    import dataclasses
+
+    from safetensors.torch import load_file
+
+    from benchmark.retrievers.adapters import ADAPTER_FILE, LoraSpec
+    from benchmark.storage import sha256_file
+
+    task = load_suite(tiny_root).load("tiny")
+    examples = [(q, frozenset([d])) for q, d in PAIRS.items()]
+    recipe = dataclasses.replace(RECIPE, learning_rate=2e-3, adapter=LoraSpec(rank=4, alpha=8))
+    assert recipe.as_dict()["adapter"] == {"method": "lora", "rank": 4, "alpha": 8,
+                                           "targets": ["query", "key", "value", "dense"]}
+    assert "adapter" not in RECIPE.as_dict()  # full fine-tuning keeps the recipe hash it always had
+    base = DenseRetriever()
+    before = ndcg(base, task)
+    tuned = base.finetune(examples, task.corpus, recipe)
+    assert sorted(p.name for p in tuned.folder.iterdir()) == ["adapter.json", ADAPTER_FILE]
+    weights = load_file(str(tuned.folder / ADAPTER_FILE))
+    assert weights and all("lora_" in name for name in weights)
+    # Six layers of q, k, v, attention output (384x384) and the two feed-forward projections (384x1536),
+    # plus the unused pooler's dense layer (its adapter gets no gradient and stays a no-op).
+    assert sum(w.numel() for w in weights.values()) == 6 * (4 * 4 * (384 + 384) + 2 * 4 * (384 + 1536)) + 4 * 768
+    assert ndcg(tuned, task) > before + 0.2
+    monkeypatch.setenv("IQBENCH_CACHE", str(tmp_path / "other-cache"))
+    again = base.finetune(examples, task.corpus, recipe)
+    assert again.folder != tuned.folder
+    assert sha256_file(again.folder / ADAPTER_FILE) == sha256_file(tuned.folder / ADAPTER_FILE)

@@ -33,12 +33,17 @@ def test_extra_and_missing_files_are_detected(tiny_root):
         load_task(tiny_root / "tiny")
 
 
-def test_malformed_qrels_name_file_and_line(tiny_root, tmp_path):
+@pytest.mark.parametrize("line,message", [
+    ("te0\tno-such-doc\t1", r"test.tsv:9: document 'no-such-doc' is not in corpus.jsonl"),
+    # trec_eval refuses a repeated judgment too; keeping either grade would be a guess
+    ("te0\tweather\t2", r"test.tsv:9: query 'te0', document 'weather' already judged on line 2"),
+])
+def test_malformed_qrels_name_file_and_line(tiny_root, tmp_path, line, message):
     copy = tmp_path / "bad"
     shutil.copytree(tiny_root / "tiny", copy)
     qrels = copy / "qrels" / "test.tsv"
-    qrels.write_text(qrels.read_text() + "te0\tno-such-doc\t1\n")
-    with pytest.raises(TaskError, match=r"test.tsv:\d+: document 'no-such-doc' is not in corpus.jsonl"):
+    qrels.write_text(qrels.read_text() + line + "\n")
+    with pytest.raises(TaskError, match=message):
         load_task(copy, allow_modified=True)
 
 

@@ -37,15 +37,6 @@ def test_a_query_id_with_a_space_is_refused(tiny_root):
         load_task(task)
 
 
-def test_a_duplicated_qrels_line_is_refused_with_file_and_line(tiny_root, tmp_path):
-    copy = tmp_path / "dup"
-    shutil.copytree(tiny_root / "tiny", copy)
-    qrels = copy / "qrels" / "test.tsv"
-    qrels.write_text(qrels.read_text() + "te0\tweather\t2\n")
-    with pytest.raises(TaskError, match=r"test.tsv:9: query 'te0', document 'weather' already judged on line 2"):
-        load_task(copy, allow_modified=True)
-
-
 def test_a_duplicated_document_id_is_refused(tiny_root, tmp_path):
     copy = tmp_path / "dup"
     shutil.copytree(tiny_root / "tiny", copy)

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
+from benchmark import device
+from benchmark.retrievers.adapters import ADAPTER_FILE, merge_adapter
 from benchmark.retrievers.base import Run
 from benchmark.storage import atomic_write_bytes, cache_dir, sha256_file, sha256_json
 from benchmark.task import Doc
@@ -56,21 +58,27 @@ def quiet_transformers() -> None:
 @lru_cache(maxsize=32)
 def model_sha256(folder: Path) -> str:
     """Fingerprint of a model folder: the hash of its weights file."""
-    for name in ("model.safetensors", "pytorch_model.bin"):
+    for name in (ADAPTER_FILE, "model.safetensors", "pytorch_model.bin"):
         if (folder / name).is_file():
             return sha256_file(folder / name)
     raise FileNotFoundError(f"{folder}: no model.safetensors")
 
 
 @lru_cache(maxsize=4)
-def load_model(folder: Path, max_seq_length: int) -> "SentenceTransformer":
+def load_model(folder: Path, max_seq_length: int, base: Path | None = None, device: str = "cpu",
+               ) -> "SentenceTransformer":
+    """The encoder in `folder` on `device`: a whole model, or a LoRA adapter merged into `base`'s weights."""
     import torch
     from sentence_transformers import SentenceTransformer
 
     quiet_transformers()
 
     torch.manual_seed(0)
-    model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+    adapter = (folder / ADAPTER_FILE).is_file()
+    model = SentenceTransformer(str(base if adapter else folder), device="cpu", local_files_only=True)
+    if adapter:
+        merge_adapter(model, folder)
+    model.to(device)
     model.max_seq_length = max_seq_length
     model.eval()
     return model
@@ -102,7 +110,7 @@ class DenseRetriever:
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        model = load_model(self.folder, self.max_seq_length)
+        model = load_model(self.folder, self.max_seq_length, resolve_model(self.model_name), device.current())
         emb = model.encode(texts, batch_size=ENCODE_BATCH, normalize_embeddings=True,
                            convert_to_numpy=True, show_progress_bar=False)
         return np.ascontiguousarray(emb, dtype=np.float32)
@@ -110,8 +118,11 @@ class DenseRetriever:
     def encode_corpus(self, corpus: Mapping[str, Doc]) -> np.ndarray:
         """Corpus embeddings, from the cache when model, sequence length and corpus are unchanged."""
         texts = [d.full_text for d in corpus.values()]
-        key = sha256_json({"weights": model_sha256(self.folder), "max_seq_length": self.max_seq_length,
-                           "texts": sha256_json(texts)})
+        key_parts = {"weights": model_sha256(self.folder), "max_seq_length": self.max_seq_length,
+                     "texts": sha256_json(texts)}
+        if device.current() != "cpu":  # another device, other floats: never mixed with CPU embeddings
+            key_parts["device"] = device.current()
+        key = sha256_json(key_parts)
         path = cache_dir() / "embeddings" / f"{key}.npy"
         if path.is_file():
             return np.load(path, allow_pickle=False)

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Mapping
 
 from tqdm import tqdm
 
+from benchmark import device
+from benchmark.retrievers.adapters import ADAPTER_FILE, LoraSpec, apply_lora, save_adapter
 from benchmark.storage import cache_dir, publish_dir, sha256_json
 from benchmark.task import Doc
 
@@ -45,9 +47,15 @@ class FinetuneRecipe:
     seed: int = 0
     version: int = 2
     """Batching and negative-sampling rules (2: no repeated query, no false in-batch negatives, train docs only)."""
+    adapter: LoraSpec | None = None
+    """None: every weight trains (full fine-tuning); else only a LoRA adapter of this shape."""
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        out.pop("adapter")
+        if self.adapter is not None:  # full fine-tuning keeps the hash it always had
+            out["adapter"] = {"method": "lora", **self.adapter.as_dict()}
+        return out
 
 
 DEFAULT_RECIPE = FinetuneRecipe()
@@ -127,26 +135,32 @@ def train(base_folder: Path, triplets: list[Triplet], corpus: Mapping[str, Doc],
     quiet_transformers()
 
     torch.manual_seed(recipe.seed)
-    model = SentenceTransformer(str(base_folder), device="cpu", local_files_only=True)
+    model = SentenceTransformer(str(base_folder), device=device.current(), local_files_only=True)
     model.max_seq_length = recipe.max_seq_length
+    if recipe.adapter is not None:
+        apply_lora(model, recipe.adapter)
+    params = [p for p in model.parameters() if p.requires_grad]
     loss_fn = MultipleNegativesRankingLoss(model, scale=recipe.scale)
     plan = batches(triplets, recipe, recipe.steps)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.learning_rate)
+    optimizer = torch.optim.AdamW(params, lr=recipe.learning_rate)
     schedule = get_linear_schedule_with_warmup(optimizer, int(recipe.warmup_ratio * recipe.steps), recipe.steps)
     model.train()
-    for batch in tqdm(plan, desc="fine-tuning", unit="step", leave=False):
+    for batch in tqdm(plan, desc="fine-tuning", unit="step", leave=False, disable=None):  # no bar in logs
         rows = [triplets[i] for i in batch]
         columns = ([t.query for t in rows], [corpus[t.positive].full_text for t in rows],
                    [corpus[t.negative].full_text for t in rows])
         features = [model.preprocess(col) for col in columns]  # what the deprecated tokenize() calls
         loss = loss_fn(features, None)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         schedule.step()
         optimizer.zero_grad()
     model.eval()
-    model.save(str(out_dir), safe_serialization=True)
+    if recipe.adapter is not None:
+        save_adapter(model, recipe.adapter, out_dir)
+    else:
+        model.save(str(out_dir), safe_serialization=True)
 
 
 def finetuned_model(retriever: "DenseRetriever", examples: list[tuple[str, frozenset[str]]],
@@ -156,10 +170,13 @@ def finetuned_model(retriever: "DenseRetriever", examples: list[tuple[str, froze
 
     data_sha = sha256_json({"examples": [[q, sorted(r)] for q, r in examples],
                             "corpus": [[d, c.full_text] for d, c in corpus.items()]})
-    key = sha256_json({"base": model_sha256(retriever.folder), "mining_seq_length": retriever.max_seq_length,
-                       "recipe": recipe.as_dict(), "data": data_sha})
+    key_parts = {"base": model_sha256(retriever.folder), "mining_seq_length": retriever.max_seq_length,
+                 "recipe": recipe.as_dict(), "data": data_sha}
+    if device.current() != "cpu":  # trained elsewhere, other weights: cached apart from the CPU's
+        key_parts["device"] = device.current()
+    key = sha256_json(key_parts)
     final = cache_dir() / "models" / key
-    if (final / "model.safetensors").is_file():
+    if (final / "model.safetensors").is_file() or (final / ADAPTER_FILE).is_file():
         return final
     triplets = mine_triplets(retriever, examples, corpus, recipe)
     (cache_dir() / "models").mkdir(parents=True, exist_ok=True)
@@ -173,13 +190,17 @@ def finetuned_model(retriever: "DenseRetriever", examples: list[tuple[str, froze
     return final
 
 
-def training_data(task, split: str = "train") -> tuple[list[tuple[str, frozenset[str]]], dict[str, Doc]]:
-    """(query text, relevant doc ids) per train query, and the documents judged in train.
+def training_data(task, split: str = "train", query_ids: list[str] | None = None,
+                  ) -> tuple[list[tuple[str, frozenset[str]]], dict[str, Doc]]:
+    """(query text, relevant doc ids) per train query, and the documents judged in train
+    (`query_ids`: only those queries of the split, e.g. to hold some out).
 
     The only place train data flows. Fine-tuning sees no other document, not even as a
     negative, so items relevant only to held-out queries (test_ood) stay unseen.
     """
+    qrels = task.qrels[split]
+    chosen = {q: qrels[q] for q in query_ids} if query_ids is not None else qrels
     examples = [(task.queries[qid].text, frozenset(d for d, g in rel.items() if g >= 1))
-                for qid, rel in task.qrels[split].items() if any(g >= 1 for g in rel.values())]
-    judged = {d for rel in task.qrels[split].values() for d in rel}
+                for qid, rel in chosen.items() if any(g >= 1 for g in rel.values())]
+    judged = {d for rel in chosen.values() for d in rel}
     return examples, {d: doc for d, doc in task.corpus.items() if d in judged}
