@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import benchmark
-from benchmark.integrity import SCHEMA, InvalidResult, TaskFacts, check_record, load_record, sealed
+from benchmark.integrity import SCHEMA  # noqa: F401 (re-exported: the schema every result names)
+from benchmark.integrity import InvalidResult, TaskFacts, check_record, load_record, sealed
 from benchmark.storage import atomic_write_json
 
 if TYPE_CHECKING:
