@@ -45,7 +45,8 @@ class Board:
 SPLIT_ORDER = ("test", "test_ood", "dev", "train")
 
 
-def build_board(results_dir: Path, task_order: list[str] | None = None, expected: Expectations | None = None) -> Board:
+def build_board(results_dir: Path, task_order: list[str] | None = None,
+                expected: Expectations | None = None) -> Board:
     """The table of every result that passes its checks (against `expected`, when given: the
     suite's tasks and the submissions' systems as they are now); the others are `refused`."""
     rows: dict[str, Row] = {}

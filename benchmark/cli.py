@@ -93,8 +93,8 @@ def print_refused(refused: list) -> None:
                       "or restore them (git checkout)", highlight=False)
 
 
-def show(results: Path, suite: Suite, submissions: list[Submission], task_ids: list[str] | None = None, metric: str = "ndcg_cut_10",
-         systems: set[str] | None = None) -> int:
+def show(results: Path, suite: Suite, submissions: list[Submission], task_ids: list[str] | None = None,
+         metric: str = "ndcg_cut_10", systems: set[str] | None = None) -> int:
     """The board in the terminal, from the results that pass every check; 1 if any were refused."""
     task_order = task_ids or list(suite.task_ids)
     board = build_board(results, task_order, expectations(suite, expand_all(submissions, failures=[])))

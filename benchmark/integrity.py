@@ -170,6 +170,12 @@ def check_record(record: Any, facts: TaskFacts | None = None, config_sha256: str
     problems = structural_problems(record)
     if problems or facts is None:
         return problems
+    return currency_problems(record, facts, config_sha256)
+
+
+def currency_problems(record: dict, facts: TaskFacts, config_sha256: str | None = None) -> list[str]:
+    """Whether a structurally sound record is of the task (and system configuration) as they are now."""
+    problems = []
     task, split = record["task"], record["task"]["split"]
     if task["sha256"] != facts.sha256:
         problems.append(f"task.sha256: {task['sha256'][:12]}…, but the task is now {facts.sha256[:12]}… (stale: "

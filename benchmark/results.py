@@ -7,15 +7,12 @@ import platform
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import benchmark
 from benchmark.integrity import SCHEMA  # noqa: F401 (re-exported: the schema every result names)
-from benchmark.integrity import InvalidResult, TaskFacts, check_record, load_record, sealed
+from benchmark.integrity import InvalidResult, TaskFacts, check_record, currency_problems, load_record, sealed
 from benchmark.storage import atomic_write_json
-
-if TYPE_CHECKING:
-    from benchmark.task import Task
 LIBRARIES = ("torch", "sentence-transformers", "transformers", "faiss-cpu", "bm25s", "PyStemmer",
              "pytrec-eval-terrier", "tiktoken", "numpy")
 
@@ -67,13 +64,13 @@ def read_result(path: Path) -> dict:
     return record
 
 
-def stale_reasons(path: Path, task: "Task", config_sha256: str) -> list[str] | None:
+def stale_reasons(path: Path, facts: TaskFacts, config_sha256: str) -> list[str] | None:
     """None if there is no result file; [] if it is current (valid, of this exact task and system
     configuration); otherwise why it must be recomputed."""
     if not path.is_file():
         return None
     try:
-        return check_record(load_record(path), TaskFacts.of(task), config_sha256)
+        return check_record(load_record(path), facts, config_sha256)
     except InvalidResult as e:
         return e.problems
 
@@ -90,26 +87,26 @@ class Expectations:
     (task id, system id), the configuration hash of every system the submissions define."""
 
     tasks: dict[str, TaskFacts]
-    configs: dict[tuple[str, str], str] | None = None
-    """None: configurations are not checked (a results folder of unknown submissions)."""
+    configs: dict[tuple[str, str], str]
 
     def problems(self, record: dict) -> list[str]:
+        """Every check_record problem, against the task and the system as they are now."""
+        if problems := check_record(record):
+            return problems
         task_id, system_id = record["task"]["id"], record["system"]["id"]
         if task_id not in self.tasks:
             return [f"task.id: {task_id!r} is not a task of the suite"]
-        config = None
-        if self.configs is not None:
-            config = self.configs.get((task_id, system_id))
-            if config is None:
-                return [f"system.id: no submission defines {system_id!r} on {task_id!r} now"]
-        return check_record(record, self.tasks[task_id], config)
+        if (task_id, system_id) not in self.configs:
+            return [f"system.id: no submission defines {system_id!r} on {task_id!r} now"]
+        return currency_problems(record, self.tasks[task_id], self.configs[(task_id, system_id)])
 
 
 def _model_problem(record: dict, reference: dict) -> str | None:
     """A fine-tuned cell must run the very model its reference row ran (same retriever, same
     weights hash), or their difference would measure two trainings rather than one augmenter."""
     mine, theirs = record["system"]["retriever"], reference["system"]["retriever"]
-    if not (mine["finetuned"] and theirs["finetuned"]) or (mine["use"], mine["args"]) != (theirs["use"], theirs["args"]):
+    same_retriever = (mine["use"], mine["args"]) == (theirs["use"], theirs["args"])
+    if not (mine["finetuned"] and theirs["finetuned"] and same_retriever):
         return None
     a, b = mine["fingerprint"].get("weights_sha256"), theirs["fingerprint"].get("weights_sha256")
     if a == b:
@@ -119,18 +116,20 @@ def _model_problem(record: dict, reference: dict) -> str | None:
             "model (recompute them together, or use the shipped reference)")
 
 
-def scan_results(root: Path, expected: Expectations | None = None) -> tuple[list[StoredResult], list[InvalidResult]]:
+def scan_results(root: Path, expected: Expectations | None = None,
+                 ) -> tuple[list[StoredResult], list[InvalidResult]]:
     """Every result file under root, split into those that pass every check and those refused."""
     accepted, refused = [], []
     for path in sorted(Path(root).glob("*/*/*.json")):
         try:
-            record = read_result(path)
-            if expected is not None and (problems := expected.problems(record)):
-                raise InvalidResult(path, problems)
+            record = load_record(path)
         except InvalidResult as e:
             refused.append(e)
             continue
-        accepted.append(StoredResult(path, record))
+        if problems := expected.problems(record) if expected is not None else check_record(record):
+            refused.append(InvalidResult(path, problems))
+        else:
+            accepted.append(StoredResult(path, record))
     by_cell = {(r.record["task"]["id"], r.record["task"]["split"], r.record["system"]["id"]): r for r in accepted}
     kept = []
     for r in accepted:

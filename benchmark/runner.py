@@ -217,7 +217,7 @@ def _augment(aug: Augmenter, use: str, oracle: bool, queries: list[Query], timeo
 def run_task(task: Task, suite: Suite, suite_sha: str, systems: list[System], splits: list[str] | None,
              results: Path, manifests: dict[str, str], summary: RunSummary,
              progress: Callable[[str], None] = lambda _: None, timeout_s: float | None = None) -> None:
-    retrievers, augmenters = _Retrievers(task), _Augmenters(task)
+    retrievers, augmenters, facts = _Retrievers(task), _Augmenters(task), TaskFacts.of(task)
     augmented: dict[tuple, tuple[list[Augmentation], float] | Exception] = {}
     for split in [s for s in (splits or task.eval_splits) if s in task.qrels]:
         queries = task.split_queries(split)
@@ -228,7 +228,7 @@ def run_task(task: Task, suite: Suite, suite_sha: str, systems: list[System], sp
             try:
                 aug = augmenters.get(system)
                 config = system_config(system, aug.fingerprint(), task)
-                reasons = stale_reasons(path, task, sha256_json(config))
+                reasons = stale_reasons(path, facts, sha256_json(config))
                 if reasons == []:
                     summary.present.append(path)
                     continue

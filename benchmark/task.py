@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from benchmark.storage import sha256_bytes, sha256_file, sha256_json
-from benchmark.trec import UNSAFE
+from benchmark.trec import is_unsafe
 
 REQUIRED_FILES = ("task.toml", "corpus.jsonl", "queries.jsonl", "LICENSE")
 
@@ -152,7 +152,7 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 def _check_id(value: str, where: str) -> None:
     """Ids go into whitespace-separated TREC files (runs, qrels): none may hold whitespace."""
-    if not value or UNSAFE.search(value):
+    if is_unsafe(value):
         raise TaskError(f"{where}: {value!r} is empty or holds whitespace or a control character, which "
                         "TREC run and qrels files cannot hold (rename it in the task's build script)")
 

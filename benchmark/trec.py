@@ -24,8 +24,12 @@ class UnsafeId(ValueError):
     """An id that a whitespace-separated TREC file cannot hold."""
 
 
+def is_unsafe(value: str) -> bool:
+    return not value or UNSAFE.search(value) is not None
+
+
 def unsafe_ids(ids: Iterable[str]) -> list[str]:
-    return [i for i in ids if not i or UNSAFE.search(i)]
+    return [i for i in ids if is_unsafe(i)]
 
 
 def check_ids(ids: Iterable[str], what: str) -> None:

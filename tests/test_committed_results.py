@@ -36,6 +36,7 @@ def test_every_result_the_main_command_can_compute_is_committed_and_current():
     (generation is resumable and committed in pieces; the run reports those as n/a)."""
     from benchmark.augmenters import build_augmenter
     from benchmark.augmenters.llm import LLMAugmenter
+    from benchmark.integrity import TaskFacts
     from benchmark.results import stale_reasons
     from benchmark.runner import prepared, system_config
     from benchmark.storage import sha256_json
@@ -54,7 +55,8 @@ def test_every_result_the_main_command_can_compute_is_committed_and_current():
                     continue
                 checked += 1
                 config = sha256_json(system_config(system, augmenter.fingerprint(), task))
-                if stale_reasons(result_path(results_root(), task_id, split, system.id), task, config) != []:
+                if stale_reasons(result_path(results_root(), task_id, split, system.id), TaskFacts.of(task),
+                                 config) != []:
                     missing.append(f"{task_id}/{split}/{system.id}")
     assert not missing, f"{len(missing)} results missing or stale (run `make leaderboard`): {missing[:8]}"
     assert checked >= 49 + 18  # the baselines, context and oracle rows, and prf-bm25 on every split

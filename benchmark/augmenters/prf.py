@@ -45,9 +45,8 @@ class PRFAugmenter:
                 "first_stage": BM25Retriever().fingerprint()}
 
     def prepare(self, task: TaskView) -> None:
-        self._task = task
-        self._bm25 = BM25Retriever()
-        self._bm25.index(task.corpus)
+        """Keep the task; its BM25 index is built on the first augment (a fingerprint needs none)."""
+        self._task, self._bm25 = task, None
 
     def expansion_terms(self, query: Query, scores: dict[str, float]) -> list[str]:
         total = sum(scores.values())
@@ -67,8 +66,11 @@ class PRFAugmenter:
         return sorted(weights, key=lambda w: (-weights[w], w))[:self.fb_terms]
 
     def augment(self, queries: Sequence[Query]) -> list[Augmentation]:
-        if self._bm25 is None:
+        if self._task is None:
             raise RuntimeError("PRFAugmenter.augment called before prepare()")
+        if self._bm25 is None:
+            self._bm25 = BM25Retriever()
+            self._bm25.index(self._task.corpus)
         run = search(self._bm25, {q.id: q.text for q in queries}, queries, self.fb_docs, len(self._task.corpus))
         out = []
         for q in queries:
