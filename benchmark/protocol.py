@@ -1,10 +1,15 @@
 """The protocol: a submission (augmenter A, retriever R) expands into the systems a board must show.
 
-|                 | no augmentation      | with A              |
-| R pretrained    | baseline             | submission          |
-| R fine-tuned    | mandatory reference  | A on top of fine-tuning |
+|                              | no augmentation      | with A                  |
+| R pretrained                 | baseline             | submission  (A@R)       |
+| R fine-tuned on bare queries | mandatory reference  | A on top of fine-tuning (A@R-ft) |
+| R fine-tuned on A's inputs   |                      | A with matched fine-tuning (A@R-ftA) |
 
-If R cannot be fine-tuned, the fine-tuned row uses the suite's default dense retriever.
+If R cannot be fine-tuned, the fine-tuned rows use the suite's default dense retriever and the
+third row is not defined (it would be a different retriever, not R). Oracles get no third row
+(training on human rewrites is no deployable method). A retriever that reads the query's
+context is itself a method under test: like an augmenter, it is compared with the suite's
+text-only fine-tuned reference, and its own pretrained and fine-tuned rows are submission rows.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ class System:
     """The fine-tuned reference this system is compared against."""
     folder: Path | None = None
     """The submission folder its plug-in components and files come from (None for shared rows)."""
+    finetuned_on: str = "query"
+    """What the fine-tuning read: "query" (the bare query, the reference's recipe) or
+    "augmented" (A's own output for each train query: the -ftA cell)."""
 
 
 def retriever_label(spec: ComponentSpec) -> str:
@@ -42,29 +50,42 @@ def retriever_label(spec: ComponentSpec) -> str:
     return re.sub(r"[^a-z0-9.-]+", "-", label.lower()).strip("-.") or spec.use
 
 
-def system_id(augmenter_label: str, retriever: ComponentSpec, finetuned: bool) -> str:
-    return f"{augmenter_label}@{retriever_label(retriever)}{'-ft' if finetuned else ''}"
+def system_id(augmenter_label: str, retriever: ComponentSpec, finetuned: bool, finetuned_on: str = "query") -> str:
+    suffix = ("-ftA" if finetuned_on == "augmented" else "-ft") if finetuned else ""
+    return f"{augmenter_label}@{retriever_label(retriever)}{suffix}"
 
 
 def expand(submission: Submission) -> list[System]:
     m = submission.manifest
     none = ComponentSpec(use="none")
     r_pre = m.retriever
-    trainable = callable(getattr(resolve("retriever", m.retriever.use, submission.path), "finetune", None))
-    r_ft = m.retriever if trainable else ComponentSpec(**DEFAULT_REFERENCE)
-    reference_id = system_id("none", r_ft, True)
+    r_class = resolve("retriever", m.retriever.use, submission.path)
+    trainable = callable(getattr(r_class, "finetune", None))
+    context_aware = getattr(r_class, "reads_context", False) is True
     # A module:Class retriever is the submission's own code: its rows build it from the submission folder.
     r_folder = submission.path if ":" in m.retriever.use else None
+    if context_aware:  # compared with the suite's text-only reference, like an augmenter
+        r_ref, ref_folder = ComponentSpec(**DEFAULT_REFERENCE), None
+    else:
+        r_ref, ref_folder = (m.retriever, r_folder) if trainable else (ComponentSpec(**DEFAULT_REFERENCE), None)
+    reference_id = system_id("none", r_ref, True)
     systems = [
-        System(system_id("none", r_pre, False), "baseline", None, none, r_pre, False, reference_id, r_folder),
-        System(reference_id, "reference", None, none, r_ft, True, reference_id, r_folder if trainable else None),
+        System(system_id("none", r_ref if context_aware else r_pre, False), "baseline", None, none,
+               r_ref if context_aware else r_pre, False, reference_id, ref_folder if context_aware else r_folder),
+        System(reference_id, "reference", None, none, r_ref, True, reference_id, ref_folder),
     ]
+    r_ft = m.retriever if trainable else r_ref
+    if context_aware:
+        systems += [System(system_id("none", r_pre, ft), "submission", submission.name, none, r_pre, ft, reference_id,
+                           submission.path) for ft in ((False, True) if trainable else (False,))]
     if m.augmenter.use != "none":
-        role = "oracle" if getattr(resolve("augmenter", m.augmenter.use, submission.path), "oracle", False) \
-            else "submission"
-        for retriever, ft in ((r_pre, False), (r_ft, True)):
-            systems.append(System(system_id(submission.name, retriever, ft), role, submission.name,
-                                  m.augmenter, retriever, ft, reference_id, submission.path))
+        oracle = bool(getattr(resolve("augmenter", m.augmenter.use, submission.path), "oracle", False))
+        cells = [(r_pre, False, "query"), (r_ft, True, "query")]
+        if trainable and not oracle:
+            cells.append((r_ft, True, "augmented"))
+        systems += [System(system_id(submission.name, r, ft, on), "oracle" if oracle else "submission",
+                           submission.name, m.augmenter, r, ft, reference_id, submission.path, on)
+                    for r, ft, on in cells]
     return systems
 
 

@@ -18,6 +18,7 @@ from benchmark import device
 from benchmark.augmenters import (
     Augmentation, Augmenter, NotApplicable, TaskAware, TaskView, build_augmenter, visible_query,
 )
+from benchmark.augmenters.precomputed import MissingRows
 from benchmark.guardrails import (
     ComponentTimeout, GuardrailError, call_with_timeout, check_augmentations, check_run,
 )
@@ -27,8 +28,9 @@ from benchmark.protocol import System
 from benchmark.integrity import SCHEMA, TaskFacts
 from benchmark.results import Expectations, provenance, result_path, stale_reasons, write_result
 from benchmark.retrievers import Retriever, build_retriever
-from benchmark.retrievers.base import search
-from benchmark.retrievers.finetune import DEFAULT_RECIPE, training_data
+from benchmark.plugins import resolve
+from benchmark.retrievers.base import TrainingData, finetune, reads_context, search
+from benchmark.retrievers.finetune import DEFAULT_RECIPE, training_set
 from benchmark.storage import cache_dir, sha256_json
 from benchmark.submission import ComponentSpec, Submission
 from benchmark.task import Query, Suite, Task
@@ -68,29 +70,58 @@ class RunSummary:
         log.debug("failure in %s\n%s", label, trace)
 
 
+def _code_folder(system: System) -> Path | None:
+    """Where a module:Class retriever's code lives (a registered one is the same in every row)."""
+    return system.folder if ":" in system.retriever.use else None
+
+
 class _Retrievers:
     """Builds, fine-tunes and indexes each distinct retriever of a task once."""
 
-    def __init__(self, task: Task) -> None:
-        self.task = task
+    def __init__(self, task: Task, augmenters: "_Augmenters") -> None:
+        self.task, self.augmenters = task, augmenters
         self._built: dict[tuple, Retriever] = {}
 
     @staticmethod
-    def _key(spec: ComponentSpec, finetuned: bool, folder: Path | None) -> tuple:
-        return (spec.use, repr(sorted(spec.args.items())), finetuned, folder)
+    def _key(system: System) -> tuple:
+        spec = system.retriever
+        trained_on = None
+        if system.finetuned and system.finetuned_on == "augmented":  # A's inputs: one model per augmenter
+            trained_on = (system.augmenter.use, repr(sorted(system.augmenter.args.items())), system.folder)
+        return spec.use, repr(sorted(spec.args.items())), system.finetuned, trained_on, _code_folder(system)
 
-    def evict(self, spec: ComponentSpec, finetuned: bool, folder: Path | None) -> None:
-        self._built.pop(self._key(spec, finetuned, folder), None)
+    def evict(self, system: System) -> None:
+        self._built.pop(self._key(system), None)
 
-    def get(self, spec: ComponentSpec, finetuned: bool, folder: Path | None) -> Retriever:
-        key = self._key(spec, finetuned, folder)
+    def get(self, system: System) -> Retriever:
+        key = self._key(system)
         if key not in self._built:
-            retriever = build_retriever(spec.use, spec.args, folder)
-            if finetuned:
-                retriever = retriever.finetune(*training_data(self.task))
+            retriever = build_retriever(system.retriever.use, system.retriever.args, _code_folder(system))
+            if system.finetuned:
+                retriever = finetune(retriever, self.training(system, with_dev=reads_context(retriever)))
             retriever.index(self.task.corpus)
             self._built[key] = retriever
         return self._built[key]
+
+    def training(self, system: System, with_dev: bool) -> TrainingData:
+        """The train split as the system's fine-tuning reads it: bare queries for the reference
+        recipe, the augmenter's own output for the -ftA cell (NotApplicable if it has none)."""
+        if system.finetuned_on != "augmented":
+            return training_set(self.task, lambda queries: [q.text for q in queries], with_dev)
+        aug = self.augmenters.get(system)
+
+        def texts(queries: list[Query]) -> list[str]:
+            try:
+                out = aug.augment(queries)
+            except (NotApplicable, MissingRows) as e:  # inputs shipped for the evaluation splits only
+                raise NotApplicable(f"fine-tuning on the augmenter's train-split inputs: {e}") from e
+            return [a.text for a in check_augmentations(out, queries, system.augmenter.use)]
+        return training_set(self.task, texts, with_dev)
+
+
+def built_retriever(task: Task, system: System) -> Retriever:
+    """`system`'s retriever on `task` as a run builds it (fine-tuned from the cache, or trained now)."""
+    return _Retrievers(task, _Augmenters(task)).get(system)
 
 
 def system_config(system: System, augmenter_fingerprint: dict, task: Task) -> dict:
@@ -101,6 +132,11 @@ def system_config(system: System, augmenter_fingerprint: dict, task: Task) -> di
         "retriever": {"use": system.retriever.use, "args": system.retriever.args, "finetuned": system.finetuned},
         "finetune": DEFAULT_RECIPE.as_dict() if system.finetuned else None,
     }
+    if system.finetuned_on == "augmented":  # a key only the -ftA cell has: other configurations keep their hash
+        config["finetune_on"] = "augmented"
+    version = getattr(resolve("retriever", system.retriever.use, system.folder), "version", None)
+    if version is not None:  # a registered retriever's own rules (features, fusion) version its results
+        config["retriever"]["version"] = version
     if task.candidate_restricted:
         config["candidate_ranking"] = CANDIDATE_RANKING
     files = {f"{kind}:{name}": sha for kind, spec in (("augmenter", system.augmenter), ("retriever", system.retriever))
@@ -120,6 +156,7 @@ def _record(system: System, task: Task, suite: Suite, suite_sha: str, split: str
     models = {fp["name"]: fp["weights_sha256"]} if "weights_sha256" in fp else {}
     if "base_weights_sha256" in fp:
         models[fp["model"]] = fp["base_weights_sha256"]
+    models.update(fp.get("models", {}))  # a composite retriever's parts (e.g. a ranker beside its encoder)
     return {
         "schema": SCHEMA,
         "system": {
@@ -127,7 +164,8 @@ def _record(system: System, task: Task, suite: Suite, suite_sha: str, split: str
             "reference": system.reference_id, "config_sha256": sha256_json(config),
             "augmenter": {"use": system.augmenter.use, "args": system.augmenter.args},
             "retriever": {"use": system.retriever.use, "args": system.retriever.args,
-                          "finetuned": system.finetuned, "fingerprint": fp},
+                          "finetuned": system.finetuned, "fingerprint": fp,
+                          **({"finetuned_on": "augmented"} if system.finetuned_on == "augmented" else {})},
         },
         "task": {"id": task.id, "split": split, "sha256": task.sha256, "suite": suite.version,
                  "official": task.official, "queries": n},
@@ -217,7 +255,8 @@ def _augment(aug: Augmenter, use: str, oracle: bool, queries: list[Query], timeo
 def run_task(task: Task, suite: Suite, suite_sha: str, systems: list[System], splits: list[str] | None,
              results: Path, manifests: dict[str, str], summary: RunSummary,
              progress: Callable[[str], None] = lambda _: None, timeout_s: float | None = None) -> None:
-    retrievers, augmenters, facts = _Retrievers(task), _Augmenters(task), TaskFacts.of(task)
+    augmenters, facts = _Augmenters(task), TaskFacts.of(task)
+    retrievers = _Retrievers(task, augmenters)
     augmented: dict[tuple, tuple[list[Augmentation], float] | Exception] = {}
     for split in [s for s in (splits or task.eval_splits) if s in task.qrels]:
         queries = task.split_queries(split)
@@ -241,13 +280,13 @@ def run_task(task: Task, suite: Suite, suite_sha: str, systems: list[System], sp
                     raise augmented[key]
                 augmentations, augment_s = augmented[key]
                 texts = {q.id: a.text for q, a in zip(queries, augmentations, strict=True)}
-                retriever = retrievers.get(system.retriever, system.finetuned, system.folder)
+                retriever = retrievers.get(system)
                 start = time.perf_counter()
                 try:
                     run = call_with_timeout(lambda: search(retriever, texts, queries, DEPTH, len(task.corpus)),
                                             timeout_s, f"retriever {system.retriever.use!r}")
                 except ComponentTimeout:
-                    retrievers.evict(system.retriever, system.finetuned, system.folder)  # still busy in its thread
+                    retrievers.evict(system)  # still busy in its thread
                     raise
                 search_s = time.perf_counter() - start
                 check_run(run, queries, task.corpus, DEPTH, system.retriever.use)

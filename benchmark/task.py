@@ -6,6 +6,7 @@ modified task can never pass for an official one.
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import os
@@ -50,6 +51,12 @@ class Query:
     def has_context(self) -> bool:
         """Some context signal is present (an empty history or profile does not count)."""
         return any(v not in (None, "", [], {}) for v in self.context.values())
+
+    def visible(self, oracle: bool = False) -> "Query":
+        """The query as a component may see it: the human rewrite removed unless `oracle`, and its
+        own read-only copy of the context, so a component that changes it cannot affect another."""
+        return Query(id=self.id, text=self.text, context=MappingProxyType(copy.deepcopy(dict(self.context))),
+                     explicit=self.explicit if oracle else None, candidates=self.candidates)
 
 
 @dataclass(frozen=True)

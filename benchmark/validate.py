@@ -17,6 +17,7 @@ from benchmark.augmenters.precomputed import PrecomputedError, read_rows
 from benchmark.guardrails import call_with_timeout, check_augmentations, check_run
 from benchmark.plugins import PluginError, resolve_paths
 from benchmark.retrievers import build_retriever
+from benchmark.retrievers.base import rank
 from benchmark.runner import prepared, task_view
 from benchmark.submission import SubmissionError, load_submission
 from benchmark.task import Query, Suite, Task
@@ -68,13 +69,13 @@ def _shipped_coverage(augmenter: LLMAugmenter, suite: Suite) -> list[str]:
 
 def _trial_search(retriever, use: str, task: Task) -> list[str]:
     """Index a slice of the task's corpus and search two queries: the output checks run early."""
-    queries = [Query(q.id, q.text) for q in task.split_queries(task.eval_splits[0])[:TRIAL_QUERIES]]
+    queries = [q.visible() for q in task.split_queries(task.eval_splits[0])[:TRIAL_QUERIES]]
     corpus = dict(list(task.corpus.items())[:TRIAL_DOCS])
     try:
         def trial():
             retriever.index(corpus)
-            return retriever.search({q.id: q.text for q in queries}, 10), retriever.search(
-                {q.id: q.text for q in queries}, len(corpus))
+            texts, by_id = {q.id: q.text for q in queries}, {q.id: q for q in queries}
+            return rank(retriever, texts, by_id, 10), rank(retriever, texts, by_id, len(corpus))
         top, full = call_with_timeout(trial, TRIAL_TIMEOUT_S, f"retriever {use!r}")
         check_run(top, queries, corpus, 10, use)
         # A candidate-restricted task ranks every candidate, from a full ranking of the corpus.

@@ -65,6 +65,7 @@ class RowView:
     cells: Mapping[tuple[str, str], CellView]
     rank: int | None = None
     """Position by mean nDCG@10 among rows with every task split; oracle rows are never ranked."""
+    finetuned_on: str = "query"
 
     def mean(self, attribute: str) -> float | None:
         values = [_value(c, attribute) for c in self.cells.values()]
@@ -96,7 +97,8 @@ def _value(cell: CellView, attribute: str) -> float | None:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The protocol's 2x2 for one augmenter, averaged over the task splits where all four exist."""
+    """The protocol's table for one augmenter (2x2, and the -ftA cell where it exists), averaged
+    over the task splits where the four cells of the 2x2 exist."""
 
     submission: str
     title: str
@@ -113,6 +115,23 @@ class Verdict:
     alone: dict[str, int]
     """Verdicts of augmentation on the pretrained retriever against the fine-tuned reference."""
     ids: dict[str, str] = field(default_factory=dict)
+    matched: float | None = None
+    """The -ftA cell (fine-tuned on the augmenter's own train inputs), where it covers every column."""
+    matched_on_top: dict[str, int] | None = None
+
+    @property
+    def cells(self) -> dict[str, float]:
+        """The table's cells by name (the -ftA cell only where it exists)."""
+        out = {"baseline": self.baseline, "reference": self.reference, "augmented": self.augmented,
+               "augmented_finetuned": self.augmented_finetuned}
+        if self.matched is not None:
+            out["matched"] = self.matched
+        return out
+
+    @property
+    def best(self) -> str:
+        """The cell with the highest mean nDCG@10 (the first named on a tie)."""
+        return max(self.cells, key=lambda name: self.cells[name])
 
     @property
     def gap_closed(self) -> float | None:
@@ -120,9 +139,26 @@ class Verdict:
         return (self.augmented - self.baseline) / gap if gap > 1e-9 else None
 
     @property
+    def reads_context(self) -> bool:
+        """A context-aware retriever's table (no augmenter): its own rows are untrained and trained."""
+        return self.ids.get("augmented", "").startswith("none@")
+
+    @staticmethod
+    def _against(delta: float, counts: dict[str, int]) -> str:
+        n = sum(counts.values())
+        return (f"{delta:+.3f} against the reference: significantly better on {counts['better']}, worse on "
+                f"{counts['worse']} of {n} task split{'' if n == 1 else 's'}")
+
+    @property
     def sentences(self) -> list[str]:
         tokens = f"+{self.added_tokens:,.0f} tokens/query" + (
             f" and {self.llm_tokens:,.0f} LLM tokens" if self.llm_tokens else "")
+        best = f"Best cell of the table: {CELL_NAMES[self.best]} ({self.cells[self.best]:.3f})."
+        if self.reads_context:
+            return [f"Untrained (the fusion of its base rankings) it moves nDCG@10 from {self.baseline:.3f} to "
+                    f"{self.augmented:.3f}; fine-tuning the text-only retriever reaches {self.reference:.3f}.",
+                    f"Trained on the train split it reaches {self.augmented_finetuned:.3f} ("
+                    f"{self._against(self.augmented_finetuned - self.reference, self.on_top)}).", best]
         first = (f"On the pretrained retriever it moves nDCG@10 from {self.baseline:.3f} to {self.augmented:.3f}"
                  f" at {tokens}")
         if self.gap_closed is not None and self.gap_closed > 1:
@@ -146,7 +182,19 @@ class Verdict:
         else:
             second = (f"On top of fine-tuning it changes nDCG@10 by {delta:+.3f}: significantly better on "
                       f"{self.on_top['better']}, worse on {self.on_top['worse']} of {splits}.")
-        return [first, second]
+        sentences = [first, second]
+        if self.matched is not None and self.matched_on_top is not None:
+            sentences.append(f"Fine-tuned on its own inputs (-ftA) it reaches {self.matched:.3f} ("
+                             f"{self._against(self.matched - self.reference, self.matched_on_top)}).")
+        elif self.role != "oracle":
+            sentences.append("Fine-tuned on its own inputs (-ftA): not applicable yet (its inputs for the train "
+                             "split do not exist, e.g. LLM completions shipped for the evaluation splits only).")
+        return [*sentences, best]
+
+
+CELL_NAMES = {"baseline": "pretrained, no augmentation", "reference": "the fine-tuned reference",
+              "augmented": "pretrained with it", "augmented_finetuned": "the reference's model with it",
+              "matched": "fine-tuned on its own inputs (-ftA)"}
 
 
 @dataclass(frozen=True)
@@ -197,17 +245,26 @@ def _verdicts(rows: list[RowView], submissions: Mapping[str, Submission]) -> lis
     for sub_name in sorted({r.submission for r in rows if r.submission}):
         mine = [r for r in rows if r.submission == sub_name]
         pre = next((r for r in mine if not r.finetuned), None)
-        ft = next((r for r in mine if r.finetuned), None)
+        ft = next((r for r in mine if r.finetuned and r.finetuned_on == "query"), None)
+        matched = next((r for r in mine if r.finetuned_on == "augmented"), None)
         if pre is None or ft is None or ft.reference not in by_id:
             continue
         reference = by_id[ft.reference]
-        baseline = by_id.get("none@" + pre.system_id.split("@", 1)[1])
+        # The baseline: R pretrained without augmentation; for a retriever that reads context (its own
+        # pretrained row has no augmenter), the reference's retriever pretrained.
+        baseline_id = "none@" + pre.system_id.split("@", 1)[1]
+        baseline = by_id.get(reference.system_id.removesuffix("-ft") if baseline_id == pre.system_id else baseline_id)
         if baseline is None:
             continue
         cols = [c for c in pre.cells if c in ft.cells and c in reference.cells and c in baseline.cells]
         if not cols:
             continue
+        covered = matched is not None and all(c in matched.cells for c in cols)
         sub = submissions.get(sub_name)
+        ids = {"baseline": baseline.system_id, "reference": reference.system_id,
+               "augmented": pre.system_id, "augmented_finetuned": ft.system_id}
+        if covered:
+            ids["matched"] = matched.system_id
         out.append(Verdict(
             submission=sub_name, title=sub.manifest.submission.title if sub else sub_name, role=pre.role,
             columns=[f"{t}/{s}" for t, s in cols],
@@ -215,9 +272,9 @@ def _verdicts(rows: list[RowView], submissions: Mapping[str, Submission]) -> lis
             augmented=fmean(pre.cells[c].main for c in cols), augmented_finetuned=fmean(ft.cells[c].main for c in cols),
             added_tokens=fmean(pre.cells[c].cell.added_tokens for c in cols),
             llm_tokens=fmean(pre.cells[c].cell.llm_tokens for c in cols),
-            on_top=_count(ft, cols), alone=_count(pre, cols),
-            ids={"baseline": baseline.system_id, "reference": reference.system_id,
-                 "augmented": pre.system_id, "augmented_finetuned": ft.system_id},
+            on_top=_count(ft, cols), alone=_count(pre, cols), ids=ids,
+            matched=fmean(matched.cells[c].main for c in cols) if covered else None,
+            matched_on_top=_count(matched, cols) if covered else None,
         ))
     return out
 
@@ -247,13 +304,14 @@ def build_leaderboard(results_dir: Path, suite: Suite, submissions: list[Submiss
             found = stats.get((row.system_id, col))
             cells[col] = (CellView(cell, found[0], found[1], verdict(found[0].delta, found[1])) if found
                           else CellView(cell))
-        rows.append(RowView(row.system_id, row.role, row.submission, row.reference, row.finetuned, cells))
+        rows.append(RowView(row.system_id, row.role, row.submission, row.reference, row.finetuned, cells,
+                            finetuned_on=row.finetuned_on))
     # Means over different task sets are not comparable: only rows with every column are ranked.
     ranked = sorted((r for r in rows if r.role != "oracle" and len(r.cells) == len(columns)),
                     key=lambda r: -(r.mean_main or 0.0))
     ranks = {r.system_id: i for i, r in enumerate(ranked, 1)}
     rows = sorted((RowView(r.system_id, r.role, r.submission, r.reference, r.finetuned, r.cells,
-                           ranks.get(r.system_id)) for r in rows),
+                           ranks.get(r.system_id), r.finetuned_on) for r in rows),
                   key=lambda r: (r.rank is None, r.rank or 0, -(r.mean_main or 0.0), r.system_id))
     subs = {s.name: s for s in submissions}
     return Leaderboard(suite, suite.sha256(), columns, rows, _verdicts(rows, subs), subs,

@@ -46,7 +46,8 @@ def record(system_id: str, values: list[float], tokens: float, task_sha256: str,
                    "submission": None if system_id in ROLES else "xss", "reference": "none@minilm-l6-ft",
                    "config_sha256": config_sha256, "augmenter": {"use": "context", "args": {}},
                    "retriever": {"use": "dense", "args": {"model": "minilm-l6"},
-                                 "finetuned": system_id.endswith("-ft"), "fingerprint": {}}},
+                                 "finetuned": "-ft" in system_id, "fingerprint": {},
+                                 **({"finetuned_on": "augmented"} if system_id.endswith("-ftA") else {})}},
         "task": {"id": "tiny", "split": "test", "sha256": task_sha256, "suite": "0.0", "official": True,
                  "queries": len(QIDS)},
         "metrics": {m: fmean(pq[m] for pq in per_query.values()) for m in METRICS},
@@ -96,9 +97,31 @@ def test_verdict_in_numbers_and_words(board):
     [v] = lb.verdicts
     assert (v.baseline, v.reference, v.augmented, v.augmented_finetuned) == pytest.approx((1 / 6, 5 / 6, 4 / 6, 5 / 6))
     assert v.gap_closed == pytest.approx(0.75) and v.llm_tokens == pytest.approx(120.0)
-    first, second = v.sentences
+    first, second, matched, best = v.sentences
     assert "closes 75% of the gap to fine-tuning" in first and "+40 tokens/query" in first
     assert second.startswith("It adds nothing significant on top of fine-tuning (+0.000")
+    assert matched.startswith("Fine-tuned on its own inputs (-ftA): not applicable yet")
+    assert v.matched is None and best == "Best cell of the table: the fine-tuned reference (0.833)."
+
+
+def test_verdict_with_the_matched_fine_tuning_cell(board, tiny_root, tmp_path):
+    """The -ftA cell (fine-tuned on the augmenter's own train inputs) joins the table, is
+    compared with the reference, and wins the table when it is best."""
+    _, results = board
+    suite, submissions = load_suite(tiny_root), load_submissions(tmp_path / "submissions")
+    expected = expectations(suite, expand_all(submissions))
+    write_result(result_path(results, "tiny", "test", "xss@minilm-l6-ftA"),
+                 record("xss@minilm-l6-ftA", [1.0] * 6, 40.0, expected.tasks["tiny"].sha256,
+                        expected.configs[("tiny", "xss@minilm-l6-ftA")]))
+    lb = build_leaderboard(results, suite, submissions, expected)
+    assert not lb.refused  # another model than the reference's by design: not refused
+    [v] = lb.verdicts
+    assert v.matched == pytest.approx(1.0) and v.best == "matched" and v.ids["matched"] == "xss@minilm-l6-ftA"
+    # Two queries gain 0.5 each: exact sign-flip p = 2/4 = 0.5, not significant after Holm.
+    assert v.matched_on_top == {"better": 0, "same": 1, "worse": 0}
+    assert v.sentences[2] == ("Fine-tuned on its own inputs (-ftA) it reaches 1.000 (+0.167 against the reference: "
+                              "significantly better on 0, worse on 0 of 1 task split).")
+    assert v.sentences[3] == "Best cell of the table: fine-tuned on its own inputs (-ftA) (1.000)."
 
 
 def test_exports(board):

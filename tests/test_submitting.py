@@ -217,7 +217,7 @@ def test_verify_recomputes_and_reports_differences(tiny_root, tmp_path):
     rec = json.loads(path.read_text())
     rec["per_query"]["te0"]["ndcg_cut_10"] = 0.123
     path.write_text(json.dumps(rec))
-    checked, differences, summary = verify(tmp_path / "results", suite, subs, systems)
+    checked, differences, summary, _ = verify(tmp_path / "results", suite, subs, systems)
     assert checked == 1 and not summary.failed
     assert [(d.result, d.what) for d in differences] == [
         (str(path), "the file itself"), ("tiny/test/none@bm25", "per_query[te0].ndcg_cut_10")]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Mapping, Protocol, Sequence, runtime_checkable
 
 from benchmark.task import Doc, Query
@@ -60,7 +58,5 @@ class TaskAware(Protocol):
 
 
 def visible_query(query: Query, oracle: bool) -> Query:
-    """The query as an augmenter may see it: the human rewrite removed unless it is an oracle, and
-    its own copy of the context, so an augmenter that changes it cannot affect another system."""
-    return Query(id=query.id, text=query.text, context=MappingProxyType(copy.deepcopy(dict(query.context))),
-                 explicit=query.explicit if oracle else None, candidates=query.candidates)
+    """The query as an augmenter may see it (see Query.visible)."""
+    return query.visible(oracle)

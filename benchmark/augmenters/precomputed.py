@@ -23,6 +23,10 @@ class PrecomputedError(ValueError):
     """A malformed augmentation file; the message names the file and the line."""
 
 
+class MissingRows(PrecomputedError):
+    """The file has no augmentation for some of the queries asked for."""
+
+
 @dataclass(frozen=True)
 class Row:
     query_id: str
@@ -90,6 +94,6 @@ class PrecomputedAugmenter:
     def augment(self, queries: Sequence[Query]) -> list[Augmentation]:
         missing = [q.id for q in queries if (q.id, q.text) not in self._rows]
         if missing:
-            raise PrecomputedError(f"{self.path.name}: no augmentation for {len(missing)} of {len(queries)} "
+            raise MissingRows(f"{self.path.name}: no augmentation for {len(missing)} of {len(queries)} "
                                    f"queries (first: {', '.join(missing[:5])})")
         return [self._rows[(q.id, q.text)] for q in queries]

@@ -5,13 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from benchmark.retrievers.base import Retriever, Run, TrainableRetriever
+from benchmark.retrievers.base import ContextAwareRetriever, Retriever, RetrieverInput, Run, TrainableRetriever
 from benchmark.retrievers.bm25 import BM25Retriever
+from benchmark.retrievers.context_tuning import ContextTuningRetriever
 from benchmark.retrievers.dense import DenseRetriever
 
 RETRIEVERS: dict[str, Callable[..., Retriever]] = {
     "bm25": BM25Retriever,
     "dense": DenseRetriever,
+    "context-tuning": ContextTuningRetriever,
 }
 # The suite's default fine-tuned dense retriever: the reference for retrievers that cannot be fine-tuned.
 DEFAULT_REFERENCE = {"use": "dense", "args": {"model": "minilm-l6"}}
@@ -24,4 +26,5 @@ def build_retriever(use: str, args: dict[str, Any] | None = None, folder: Path |
     return build("retriever", use, args, folder)
 
 
-__all__ = ["DEFAULT_REFERENCE", "RETRIEVERS", "Retriever", "Run", "TrainableRetriever", "build_retriever"]
+__all__ = ["ContextAwareRetriever", "DEFAULT_REFERENCE", "RETRIEVERS", "Retriever", "RetrieverInput", "Run",
+           "TrainableRetriever", "build_retriever"]

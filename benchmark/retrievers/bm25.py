@@ -36,6 +36,18 @@ class BM25Retriever:
         self._model = bm25s.BM25(k1=self.k1, b=self.b, method="lucene")
         self._model.index(self._tokenize([d.full_text for d in corpus.values()]), show_progress=False)
 
+    def scores(self, texts: list[str]) -> np.ndarray:
+        """BM25 score of every indexed document (columns, in corpus order) for each text (rows)."""
+        if self._model is None:
+            raise RuntimeError("BM25Retriever.scores called before index()")
+        out = np.zeros((len(texts), len(self._ids)), dtype=np.float32)
+        tokens = bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, show_progress=False, return_ids=False)
+        for row, toks in enumerate(tokens):
+            known = self._model.get_tokens_ids(toks)
+            if known:
+                out[row] = self._model.get_scores(known)
+        return out
+
     def search(self, texts: Mapping[str, str], k: int) -> Run:
         if self._model is None:
             raise RuntimeError("BM25Retriever.search called before index()")

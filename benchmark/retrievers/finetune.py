@@ -15,14 +15,15 @@ import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from tqdm import tqdm
 
 from benchmark import device
 from benchmark.retrievers.adapters import ADAPTER_FILE, LoraSpec, apply_lora, save_adapter
+from benchmark.retrievers.base import RetrieverInput, TrainingData
 from benchmark.storage import cache_dir, publish_dir, sha256_json
-from benchmark.task import Doc
+from benchmark.task import Doc, Query
 
 if TYPE_CHECKING:
     from benchmark.retrievers.dense import DenseRetriever
@@ -204,3 +205,24 @@ def training_data(task, split: str = "train", query_ids: list[str] | None = None
                 for qid, rel in chosen.items() if any(g >= 1 for g in rel.values())]
     judged = {d for rel in chosen.values() for d in rel}
     return examples, {d: doc for d, doc in task.corpus.items() if d in judged}
+
+
+def training_set(task, texts_for: Callable[[list[Query]], list[str]], with_dev: bool = False) -> TrainingData:
+    """The train split as fine-tuning reads it, each query's text made by `texts_for` (the
+    reference: the typed text; the -ftA cell: the augmenter's output), over the same queries
+    and documents as `training_data`; with `with_dev`, the dev split too (for early stopping).
+    Queries are seen as an augmenter sees them: never the human rewrite."""
+
+    def part(split: str) -> tuple[tuple[tuple[RetrieverInput, frozenset[str]], ...], set[str]]:
+        qrels = task.qrels[split]
+        queries = [task.queries[qid].visible() for qid, rel in qrels.items() if any(g >= 1 for g in rel.values())]
+        texts = texts_for(queries)
+        rows = tuple((RetrieverInput(text, q), frozenset(d for d, g in qrels[q.id].items() if g >= 1))
+                     for q, text in zip(queries, texts, strict=True))
+        return rows, {d for rel in qrels.values() for d in rel}
+
+    examples, train_docs = part("train")
+    dev, dev_docs = part("dev") if with_dev and "dev" in task.qrels else ((), set())
+    corpus = {d: doc for d, doc in task.corpus.items() if d in train_docs}
+    dev_corpus = {d: doc for d, doc in task.corpus.items() if d in train_docs | dev_docs} if dev else None
+    return TrainingData(examples, corpus, dev, dev_corpus)
