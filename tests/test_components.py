@@ -59,9 +59,12 @@ def test_protocol_cells(baseline_submissions):
     assert bm25 == {"none@bm25": ("baseline", False, "bm25"), "none@minilm-l6-ft": ("reference", True, "dense")}
     ctx = {s.id: s.role for s in expand(subs["context-minilm"])}
     assert ctx == {"none@minilm-l6": "baseline", "none@minilm-l6-ft": "reference",
-                   "context-minilm@minilm-l6": "submission", "context-minilm@minilm-l6-ft": "submission"}
+                   "context-minilm@minilm-l6": "submission", "context-minilm@minilm-l6-ft": "submission",
+                   "context-minilm@minilm-l6-ftA": "submission"}
+    # The oracle gets no -ftA cell (training on human rewrites is no deployable method).
+    assert [s.id for s in expand(subs["oracle-minilm"])][2:] == ["oracle-minilm@minilm-l6", "oracle-minilm@minilm-l6-ft"]
     all_ids = [s.id for s in expand_all(list(subs.values()))]
-    assert len(all_ids) == len(set(all_ids)) == 7
+    assert len(all_ids) == len(set(all_ids)) == 8
     assert all_ids[:3] == ["none@bm25", "none@minilm-l6", "none@minilm-l6-ft"]
 
 

@@ -196,6 +196,32 @@ def test_a_context_aware_retriever_never_sees_the_human_rewrite(tiny_root, cache
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("scores,message", [
+    ("{'weather': float('nan')}", "scores must be finite numbers"),
+    ("{'nowhere': 1.0}", "unknown document ids ['nowhere']"),
+    ("1 / 0", "ZeroDivisionError"),
+])
+def test_a_failing_context_aware_retriever_is_recorded_and_the_others_complete(tiny_root, cache, tmp_path, scores,
+                                                                             message):
+    folder = tmp_path / "submissions" / "broken"
+    folder.mkdir(parents=True)
+    (folder / "broken.py").write_text(
+        "class Broken:\n    name = 'broken'\n    reads_context = True\n"
+        "    def fingerprint(self):\n        return {'name': self.name}\n"
+        "    def index(self, corpus):\n        pass\n"
+        f"    def search_inputs(self, inputs, k):\n        return {{qid: {scores} for qid in inputs}}\n")
+    (folder / "submission.toml").write_text(
+        '[submission]\nname = "broken"\ntitle = "Broken"\nauthors = ["t"]\n\n[augmenter]\nuse = "none"\n\n'
+        '[retriever]\nuse = "broken:Broken"\n')
+    shutil.copytree(REPO / "submissions" / "bm25", tmp_path / "submissions" / "bm25")
+    subs = load_submissions(tmp_path / "submissions")
+    systems = [s for s in expand_all(subs) if s.id in ("none@broken-broken", "none@bm25")]
+    summary = run_suite(load_suite(tiny_root), subs, systems, tmp_path / "results", show_progress=False)
+    [failure] = summary.failed
+    assert failure.startswith("tiny/test/none@broken-broken:") and message in failure
+    assert [p.name for p in summary.written] == ["none@bm25.json"]
+
+
 def test_ftA_trains_on_the_augmenters_own_inputs(tiny_root, cache, tmp_path, monkeypatch):
     """The -ftA cell fine-tunes on what the augmenter makes of each train query (asserted on
     the texts the recipe receives); the reference fine-tunes on the typed text."""

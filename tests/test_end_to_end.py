@@ -17,6 +17,9 @@ EXPECTED = {
     "none@minilm-l6-ft": "reference",
     "context-minilm@minilm-l6": "submission",
     "context-minilm@minilm-l6-ft": "submission",
+    "context-minilm@minilm-l6-ftA": "submission",
+    "none@context-tuning": "submission",
+    "none@context-tuning-ft": "submission",
     "oracle-minilm@minilm-l6": "oracle",
     "oracle-minilm@minilm-l6-ft": "oracle",
     "prf-bm25@bm25": "submission",
@@ -48,7 +51,7 @@ def test_every_system_writes_a_result(first_run):
     assert {k: r["system"]["role"] for k, r in written.items()} == EXPECTED
     # The official LLM submissions ship no completions for this fixture task: reported, not generated.
     assert sorted(line.split(":")[0] for line in summary.skipped) == sorted(
-        f"tiny/test/{sub}@{r}" for sub in LLM_SUBMISSIONS for r in ("minilm-l6", "minilm-l6-ft"))
+        f"tiny/test/{sub}@{r}" for sub in LLM_SUBMISSIONS for r in ("minilm-l6", "minilm-l6-ft", "minilm-l6-ftA"))
     assert all("has no completion for 6 of 6 queries: run `iqbench augment`" in line for line in summary.skipped)
     for rec in written.values():
         assert rec["schema"] == SCHEMA
@@ -101,8 +104,8 @@ def test_cli_run_and_show(first_run, capsys):
     code = main(["--tasks", str(tiny_root), "run", "--results", str(results), "--submissions", str(REPO / "submissions"), "--quiet"])
     out = capsys.readouterr().out
     assert code == 0
-    assert f"0 results written, {len(EXPECTED)} already present, 8 not applicable" in out
-    assert "… and 0 more" not in out and out.count(" n/a ") == 8
+    assert f"0 results written, {len(EXPECTED)} already present, 12 not applicable" in out
+    assert "n/a … and 4 more (-v lists them all)" in out and out.count(" n/a ") == 8 + 1
     assert "oracle-minilm@minilm-l6-ft" in out and "tiny / test" in out
     main(["--tasks", str(tiny_root), "run", "context-minilm", "--task", "tiny", "--results", str(results),
           "--submissions", str(REPO / "submissions"), "--quiet"])

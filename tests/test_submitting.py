@@ -61,7 +61,7 @@ def test_the_guides_example_validates_and_runs_end_to_end(tiny_root, tmp_path):
     assert validate(folder, suite) == []
     subs = load_submissions(tmp_path / "submissions")
     summary = run_suite(suite, subs, expand_all(subs), tmp_path / "results", show_progress=False)
-    assert not summary.failed and len(summary.written) == 4
+    assert not summary.failed and len(summary.written) == 5  # baseline, reference, A@R, A@R-ft, A@R-ftA
     rec = read_result(result_path(tmp_path / "results", "tiny", "test", "last-turn@minilm-l6"))
     assert rec["system"]["role"] == "submission" and rec["cost"]["added_tokens_mean"] > 0
 

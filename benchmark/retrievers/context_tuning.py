@@ -98,6 +98,7 @@ class _Index:
     def __init__(self, dense: DenseRetriever, corpus: Mapping[str, Doc]) -> None:
         self.dense = dense
         self.ids = list(corpus)
+        self.position = {d: i for i, d in enumerate(self.ids)}
         self.doc_emb = dense.encode_corpus(corpus)
         self.bm25 = BM25Retriever()
         self.bm25.index(corpus)
@@ -114,18 +115,24 @@ class _Index:
         return (channels, embedded, dense, self.bm25.scores([c.text for c in channels]),
                 self.bm25.scores([" ".join(c.turns) for c in channels]))
 
+    def candidates(self, query, dense: np.ndarray, bm25: np.ndarray, full: bool) -> np.ndarray:
+        """A query's candidate documents (indices): its own `candidates` where it has them, every
+        document for a full ranking, else the dense and BM25 top CANDIDATES."""
+        if query.candidates is not None:
+            return np.array([self.position[d] for d in dict.fromkeys(query.candidates) if d in self.position], dtype=int)
+        if full:
+            return np.arange(len(self.ids))
+        return np.array(sorted(set(_top(dense, CANDIDATES)) | set(_top(bm25, CANDIDATES))), dtype=int)
+
     def features(self, inputs: list[RetrieverInput], full: bool) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """(candidate indices, their feature rows, dense scores of every document) per input;
-        `full`: every document is a candidate."""
+        """(candidate indices, their feature rows, their dense ranking) per input."""
         channels, embedded, dense, bm25, history = self.score(inputs)
         out = []
         for i, inp in enumerate(inputs):
-            if full:
-                cand = np.arange(len(self.ids))
-            else:
-                cand = np.array(sorted(set(_top(dense[i], CANDIDATES)) | set(_top(bm25[i], CANDIDATES))), dtype=int)
+            cand = self.candidates(inp.query, dense[i], bm25[i], full)
+            semantic = cand[np.argsort(-dense[i][cand], kind="stable")]
             out.append((cand, feature_rows(channels[i], inp.query.context, cand, self.ids, self.doc_emb,
-                                           embedded.__getitem__, dense[i], bm25[i], history[i]), dense[i]))
+                                           embedded.__getitem__, dense[i], bm25[i], history[i]), semantic))
         return out
 
 
@@ -235,12 +242,16 @@ class ContextTuningRetriever:
         rows = [inputs[q] for q in qids]
         if self.ranker is None:  # untrained: the fusion of the base rankings
             _, _, dense, bm25, _ = self._index.score(rows)
-            lists = [[[ids[i] for i in _top(dense[r], depth)],  # BM25's top list: matched documents only
-                      [ids[i] for i in _top(bm25[r], depth) if full or bm25[r][i] > 0]] for r in range(len(rows))]
+            lists = []
+            for r, inp in enumerate(rows):
+                cand = self._index.candidates(inp.query, dense[r], bm25[r], full)
+                matched = cand if full or inp.query.candidates is not None else cand[bm25[r][cand] > 0]
+                lists.append([[ids[i] for i in cand[np.argsort(-dense[r][cand], kind="stable")][:depth]],
+                              [ids[i] for i in matched[np.argsort(-bm25[r][matched], kind="stable")][:depth]]])
         else:  # the ranker's list of the candidates, fused with the fine-tuned dense ranking
-            lists = [[[ids[i] for i in cand[np.argsort(-self.ranker.predict(rows_), kind="stable")]],
-                      [ids[i] for i in _top(dense, depth)]]
-                     for cand, rows_, dense in self._index.features(rows, full)]
+            lists = [[[ids[i] for i in cand[np.argsort(-self.ranker.predict(features), kind="stable")]],
+                      [ids[i] for i in semantic[:depth]]]
+                     for cand, features, semantic in self._index.features(rows, full)]
         run: Run = {}
         for qid, ranking in zip(qids, lists):
             fused = rrf(ranking)
