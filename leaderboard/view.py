@@ -153,7 +153,8 @@ class Verdict:
     def sentences(self) -> list[str]:
         tokens = f"+{self.added_tokens:,.0f} tokens/query" + (
             f" and {self.llm_tokens:,.0f} LLM tokens" if self.llm_tokens else "")
-        best = f"Best cell of the table: {CELL_NAMES[self.best]} ({self.cells[self.best]:.3f})."
+        names = {**CELL_NAMES, **(RETRIEVER_CELL_NAMES if self.reads_context else {})}
+        best = f"Best cell of the table: {names[self.best]} ({self.cells[self.best]:.3f})."
         if self.reads_context:
             return [f"Untrained (the fusion of its base rankings) it moves nDCG@10 from {self.baseline:.3f} to "
                     f"{self.augmented:.3f}; fine-tuning the text-only retriever reaches {self.reference:.3f}.",
@@ -195,6 +196,8 @@ class Verdict:
 CELL_NAMES = {"baseline": "pretrained, no augmentation", "reference": "the fine-tuned reference",
               "augmented": "pretrained with it", "augmented_finetuned": "the reference's model with it",
               "matched": "fine-tuned on its own inputs (-ftA)"}
+RETRIEVER_CELL_NAMES = {"baseline": "the text-only retriever pretrained", "augmented": "its untrained pipeline",
+                        "augmented_finetuned": "the trained retriever"}
 
 
 @dataclass(frozen=True)

@@ -250,3 +250,22 @@ def test_render_refuses_to_replace_a_folder_it_did_not_write(board, tmp_path):
     site = render_site(lb, tmp_path / "site", results).parent
     render_site(lb, site, results)  # its own site is replaced whole
     assert (site / "index.html").is_file() and not list(tmp_path.glob(".site.*"))
+
+
+def test_verdict_of_a_retriever_that_reads_context():
+    """Context tuning's table: the text-only retriever pretrained and fine-tuned, against its
+    own untrained and trained pipeline; no -ftA row (it has no augmenter)."""
+    from leaderboard.view import Verdict
+
+    v = Verdict(submission="context-tuning", title="", role="submission", columns=["tiny/test"], baseline=0.5,
+                reference=0.6, augmented=0.55, augmented_finetuned=0.7, added_tokens=0.0, llm_tokens=0.0,
+                on_top={"better": 1, "same": 0, "worse": 0}, alone={"better": 0, "same": 1, "worse": 0},
+                ids={"baseline": "none@minilm-l6", "reference": "none@minilm-l6-ft",
+                     "augmented": "none@context-tuning", "augmented_finetuned": "none@context-tuning-ft"})
+    assert v.reads_context and v.best == "augmented_finetuned"
+    assert v.sentences == [
+        "Untrained (the fusion of its base rankings) it moves nDCG@10 from 0.500 to 0.550; fine-tuning the "
+        "text-only retriever reaches 0.600.",
+        "Trained on the train split it reaches 0.700 (+0.100 against the reference: significantly better on 1, "
+        "worse on 0 of 1 task split).",
+        "Best cell of the table: the trained retriever (0.700)."]
