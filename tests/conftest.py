@@ -67,17 +67,22 @@ TEST = [
 ]
 
 
+def write_task_card(task: Path, task_id: str, title: str, family: str) -> None:
+    """A fixture task's folder with its qrels/ folder, task.toml (test split evaluated) and LICENSE."""
+    (task / "qrels").mkdir(parents=True)
+    (task / "task.toml").write_text(
+        f'id = "{task_id}"\ntitle = "{title}"\nfamily = "{family}"\nmain_metric = "ndcg_cut_10"\n'
+        'eval_splits = ["test"]\ndescription = "A fixture."\nnotes = ""\ncaveats = ""\n\n'
+        f'[source]\nrepo = "https://example.org/{task_id}"\ncommit = "0000000000000000000000000000000000000000"\n'
+        f'license = "CC0-1.0"\ncitation = "@misc{{{task_id}, title = {{{title}}}}}"\n'
+    )
+    (task / "LICENSE").write_text("CC0: written for the iqbench tests.\n")
+
+
 def build_tiny_task(root: Path) -> Path:
     """tasks root with suite.toml and one task `tiny` (train/test), checksummed like a real task."""
     task = root / "tiny"
-    (task / "qrels").mkdir(parents=True)
-    (task / "task.toml").write_text(
-        'id = "tiny"\ntitle = "Tiny tool routing"\nfamily = "tool"\nmain_metric = "ndcg_cut_10"\n'
-        'eval_splits = ["test"]\ndescription = "A fixture."\nnotes = ""\ncaveats = ""\n\n'
-        '[source]\nrepo = "https://example.org/tiny"\ncommit = "0000000000000000000000000000000000000000"\n'
-        'license = "CC0-1.0"\ncitation = "@misc{tiny, title = {Tiny}}"\n'
-    )
-    (task / "LICENSE").write_text("CC0: written for the iqbench tests.\n")
+    write_task_card(task, "tiny", "Tiny tool routing", "tool")
     with (task / "corpus.jsonl").open("w") as f:
         for did, (title, text) in DOCS.items():
             f.write(json.dumps({"_id": did, "title": title, "text": text}) + "\n")

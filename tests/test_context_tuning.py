@@ -24,7 +24,7 @@ from benchmark.runner import run_suite
 from benchmark.storage import cache_dir
 from benchmark.submission import load_submissions
 from benchmark.task import Query, load_suite, write_checksums, write_suite
-from tests.conftest import REPO
+from tests.conftest import REPO, write_task_card
 
 APPS = {
     "tunestream": ("TuneStream", "Stream songs, albums and playlists."),
@@ -51,13 +51,7 @@ def _usage(rng: random.Random, favourite: str) -> dict:
 def build_usage_task(root: Path, n_train: int = 120, n_test: int = 60) -> Path:
     rng = random.Random(7)
     task = root / "usage-only"
-    (task / "qrels").mkdir(parents=True)
-    (task / "task.toml").write_text(
-        'id = "usage-only"\ntitle = "Usage decides"\nfamily = "usage"\nmain_metric = "ndcg_cut_10"\n'
-        'eval_splits = ["test"]\ndescription = "A fixture."\nnotes = ""\ncaveats = ""\n\n'
-        '[source]\nrepo = "https://example.org/usage"\ncommit = "0000000000000000000000000000000000000000"\n'
-        'license = "CC0-1.0"\ncitation = "@misc{usage, title = {Usage}}"\n')
-    (task / "LICENSE").write_text("CC0: written for the iqbench tests.\n")
+    write_task_card(task, "usage-only", "Usage decides", "usage")
     with (task / "corpus.jsonl").open("w") as f:
         for did, (title, text) in APPS.items():
             f.write(json.dumps({"_id": did, "title": title, "text": text}) + "\n")
