@@ -54,5 +54,8 @@ def count_tokens(text: str) -> int:
 
 
 def added_tokens(query_text: str, retriever_input: str) -> int:
-    """Tokens the retriever sees beyond what the user typed (negative if an augmenter shortens)."""
+    """Tokens the retriever sees beyond what the user typed (negative if an augmenter shortens).
+    The same text adds none: no vocabulary is loaded for systems without augmentation."""
+    if retriever_input == query_text:
+        return 0
     return count_tokens(retriever_input) - count_tokens(query_text)
