@@ -23,16 +23,15 @@ from benchmark.guardrails import (
     ComponentTimeout, GuardrailError, call_with_timeout, check_augmentations, check_run,
 )
 from benchmark.metrics import aggregate, evaluate
-from benchmark.plugins import content_hashes
+from benchmark.plugins import content_hashes, resolve
 from benchmark.protocol import System
 from benchmark.integrity import SCHEMA, TaskFacts
 from benchmark.results import Expectations, provenance, result_path, stale_reasons, write_result
 from benchmark.retrievers import Retriever, build_retriever
-from benchmark.plugins import resolve
 from benchmark.retrievers.base import TrainingData, finetune, reads_context, search
 from benchmark.retrievers.finetune import DEFAULT_RECIPE, training_set
 from benchmark.storage import cache_dir, sha256_json
-from benchmark.submission import ComponentSpec, Submission
+from benchmark.submission import Submission
 from benchmark.task import Query, Suite, Task
 from benchmark.tokens import added_tokens
 
