@@ -64,14 +64,14 @@ def expand(submission: Submission) -> list[System]:
     context_aware = getattr(r_class, "reads_context", False) is True
     # A module:Class retriever is the submission's own code: its rows build it from the submission folder.
     r_folder = submission.path if ":" in m.retriever.use else None
-    if context_aware:  # compared with the suite's text-only reference, like an augmenter
-        r_ref, ref_folder = ComponentSpec(**DEFAULT_REFERENCE), None
-    else:
-        r_ref, ref_folder = (m.retriever, r_folder) if trainable else (ComponentSpec(**DEFAULT_REFERENCE), None)
+    # The reference: R fine-tuned, or the suite's default when R cannot be fine-tuned or reads
+    # context (then R is a method under test, compared with the text-only reference like an augmenter).
+    r_ref, ref_folder = ((m.retriever, r_folder) if trainable and not context_aware
+                         else (ComponentSpec(**DEFAULT_REFERENCE), None))
+    r_base, base_folder = (r_ref, ref_folder) if context_aware else (r_pre, r_folder)
     reference_id = system_id("none", r_ref, True)
     systems = [
-        System(system_id("none", r_ref if context_aware else r_pre, False), "baseline", None, none,
-               r_ref if context_aware else r_pre, False, reference_id, ref_folder if context_aware else r_folder),
+        System(system_id("none", r_base, False), "baseline", None, none, r_base, False, reference_id, base_folder),
         System(reference_id, "reference", None, none, r_ref, True, reference_id, ref_folder),
     ]
     r_ft = m.retriever if trainable else r_ref

@@ -179,8 +179,9 @@ def train_ranker(dense: DenseRetriever, training: TrainingData) -> Ranker:
     final = cache_dir() / "rankers" / key
     if intact(final):
         return Ranker(final)
-    X, y, groups = _grouped(_Index(dense, training.corpus), examples)
-    Xd, yd, gd = _grouped(_Index(dense, dev_corpus), dev)
+    index = _Index(dense, training.corpus)
+    X, y, groups = _grouped(index, examples)
+    Xd, yd, gd = _grouped(index if dev_corpus is training.corpus else _Index(dense, dev_corpus), dev)
     train_set = lightgbm.Dataset(X, y, group=groups, feature_name=list(FEATURES), free_raw_data=False)
     dev_set = lightgbm.Dataset(Xd, yd, group=gd, reference=train_set)
     booster = lightgbm.train(PARAMS, train_set, num_boost_round=ROUNDS, valid_sets=[dev_set],

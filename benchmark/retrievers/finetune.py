@@ -191,20 +191,28 @@ def finetuned_model(retriever: "DenseRetriever", examples: list[tuple[str, froze
     return final
 
 
+def _judged(task, split: str, query_ids: list[str] | None = None,
+            ) -> tuple[list[tuple[str, frozenset[str]]], set[str]]:
+    """(query id, relevant doc ids) per query of the split with a relevant document, in qrels
+    order, and every document judged for the chosen queries (`query_ids`: only those)."""
+    qrels = task.qrels[split]
+    chosen = {q: qrels[q] for q in query_ids} if query_ids is not None else qrels
+    relevant = [(qid, frozenset(d for d, g in rel.items() if g >= 1)) for qid, rel in chosen.items()]
+    return [(qid, rel) for qid, rel in relevant if rel], {d for rel in chosen.values() for d in rel}
+
+
 def training_data(task, split: str = "train", query_ids: list[str] | None = None,
                   ) -> tuple[list[tuple[str, frozenset[str]]], dict[str, Doc]]:
     """(query text, relevant doc ids) per train query, and the documents judged in train
     (`query_ids`: only those queries of the split, e.g. to hold some out).
 
-    The only place train data flows. Fine-tuning sees no other document, not even as a
-    negative, so items relevant only to held-out queries (test_ood) stay unseen.
+    The only place train data flows (with `training_set`, which selects the same queries and
+    documents). Fine-tuning sees no other document, not even as a negative, so items relevant
+    only to held-out queries (test_ood) stay unseen.
     """
-    qrels = task.qrels[split]
-    chosen = {q: qrels[q] for q in query_ids} if query_ids is not None else qrels
-    examples = [(task.queries[qid].text, frozenset(d for d, g in rel.items() if g >= 1))
-                for qid, rel in chosen.items() if any(g >= 1 for g in rel.values())]
-    judged = {d for rel in chosen.values() for d in rel}
-    return examples, {d: doc for d, doc in task.corpus.items() if d in judged}
+    rows, judged = _judged(task, split, query_ids)
+    return [(task.queries[qid].text, rel) for qid, rel in rows], {d: doc for d, doc in task.corpus.items()
+                                                                   if d in judged}
 
 
 def training_set(task, texts_for: Callable[[list[Query]], list[str]], with_dev: bool = False) -> TrainingData:
@@ -214,12 +222,10 @@ def training_set(task, texts_for: Callable[[list[Query]], list[str]], with_dev: 
     Queries are seen as an augmenter sees them: never the human rewrite."""
 
     def part(split: str) -> tuple[tuple[tuple[RetrieverInput, frozenset[str]], ...], set[str]]:
-        qrels = task.qrels[split]
-        queries = [task.queries[qid].visible() for qid, rel in qrels.items() if any(g >= 1 for g in rel.values())]
-        texts = texts_for(queries)
-        rows = tuple((RetrieverInput(text, q), frozenset(d for d, g in qrels[q.id].items() if g >= 1))
-                     for q, text in zip(queries, texts, strict=True))
-        return rows, {d for rel in qrels.values() for d in rel}
+        rows, judged = _judged(task, split)
+        queries = [task.queries[qid].visible() for qid, _ in rows]
+        inputs = [RetrieverInput(text, q) for q, text in zip(queries, texts_for(queries), strict=True)]
+        return tuple(zip(inputs, (rel for _, rel in rows))), judged
 
     examples, train_docs = part("train")
     dev, dev_docs = part("dev") if with_dev and "dev" in task.qrels else ((), set())
