@@ -7,7 +7,7 @@ LLM_STAMP := $(VENV)/.installed-llm
 # A portable llama.cpp build (AVX2, no host-specific instructions): the same completions on any x86-64.
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF
 TASK_BUILDERS := build_metatool.py build_apibench.py build_ikat_passages.py build_ikat_ptkb.py \
-	build_qulac_facets.py build_seal_tools.py
+	build_qulac_facets.py build_seal_tools.py build_metatool_usage.py
 
 .PHONY: leaderboard site setup setup-llm augment show test test-fast bench bench-llm lora-vs-full references tasks clean-venv
 

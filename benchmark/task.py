@@ -16,10 +16,13 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from benchmark.signals import signal_problem
 from benchmark.storage import sha256_bytes, sha256_file, sha256_json
 from benchmark.trec import is_unsafe
 
 REQUIRED_FILES = ("task.toml", "corpus.jsonl", "queries.jsonl", "LICENSE")
+REQUIRED_SIGNALS = {"usage": ("time", "place", "usage")}
+"""Context keys every query of a task of this family must carry (their format: benchmark/signals.py)."""
 
 Qrels = Mapping[str, Mapping[str, int]]
 
@@ -137,7 +140,8 @@ def verify_checksums(task_dir: Path) -> tuple[str, list[str]]:
     return sha256_bytes(sums.read_bytes()), problems
 
 
-def _read_jsonl(path: Path) -> list[dict]:
+def _read_jsonl(path: Path) -> list[tuple[int, dict]]:
+    """(line number, row) of each non-empty line, every row an object with a unique, TREC-safe '_id'."""
     rows, seen = [], {}
     with path.open(encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -153,7 +157,7 @@ def _read_jsonl(path: Path) -> list[dict]:
             if row["_id"] in seen:
                 raise TaskError(f"{path}:{n}: _id {row['_id']!r} already on line {seen[row['_id']]}")
             seen[row["_id"]] = n
-            rows.append(row)
+            rows.append((n, row))
     return rows
 
 
@@ -211,16 +215,26 @@ def load_task(task_dir: Path, allow_modified: bool = False) -> Task:
             + ". Restore the files (git checkout) or rebuild the task; results on a modified task are unofficial."
         )
     card = read_card(task_dir)
-    corpus = {r["_id"]: Doc(str(r.get("title", "")), str(r.get("text", ""))) for r in _read_jsonl(task_dir / "corpus.jsonl")}
+    corpus = {r["_id"]: Doc(str(r.get("title", "")), str(r.get("text", "")))
+              for _, r in _read_jsonl(task_dir / "corpus.jsonl")}
+    required = REQUIRED_SIGNALS.get(str(card.get("family", "")), ())
     queries = {}
-    for r in _read_jsonl(task_dir / "queries.jsonl"):
+    for n, r in _read_jsonl(task_dir / "queries.jsonl"):
+        where = f"{task_dir / 'queries.jsonl'}:{n}: query {r['_id']!r}"
         cands = r.get("candidates")
         for did in cands or ():
             if did not in corpus:
-                raise TaskError(f"{task_dir / 'queries.jsonl'}: query {r['_id']!r}: candidate {did!r} is not "
-                                "in corpus.jsonl")
+                raise TaskError(f"{where}: candidate {did!r} is not in corpus.jsonl")
+        context = r.get("context") or {}
+        if not isinstance(context, dict):
+            raise TaskError(f"{where}: context: expected an object")
+        missing = [f"context.{key}" for key in required if key not in context]
+        problem = f"{', '.join(missing)}: missing (required by family {card['family']!r})" if missing else \
+            signal_problem(context, corpus)
+        if problem:
+            raise TaskError(f"{where}: {problem}")
         queries[r["_id"]] = Query(
-            id=r["_id"], text=str(r.get("text", "")), context=MappingProxyType(r.get("context") or {}),
+            id=r["_id"], text=str(r.get("text", "")), context=MappingProxyType(context),
             explicit=r.get("explicit"), candidates=tuple(cands) if cands is not None else None,
         )
     qrels = {p.stem: _read_qrels(p, queries, corpus) for p in sorted((task_dir / "qrels").glob("*.tsv"))}

@@ -14,9 +14,7 @@ Conversation and profile (context `history`: turns {role, text, item?}; `profile
 - `history_item`: how many of the recent turns used this document (`item`, the tool used).
 
 Usage and geo-temporal signals (the signals Context Tuning names: frequency, usage history,
-geo-temporal correlation), from `time` (ISO local time), `place`, and `usage` = {doc id:
-{"count": n, "last_used": ISO time, "dayparts": {daypart: n}, "days": {"weekday"|"weekend": n},
-"places": {place: n}}}, the user's own use over a window before the query:
+geo-temporal correlation), from `time`, `place` and `usage` (format: benchmark/signals.py):
 - `usage_share`: the document's share of the user's uses.
 - `usage_recency`: 1 / (1 + days since its last use).
 - `usage_daypart`, `usage_day`, `usage_place`: the share of its uses in the query's daypart
@@ -29,12 +27,12 @@ A missing or malformed signal counts as absent (task loading is where formats ar
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from benchmark.augmenters.simple import serialize_context
+from benchmark.signals import day_kind, daypart, parse_time
 
 FEATURES = ("dense", "bm25", "dense_rr", "bm25_rr", "last_user", "last_assistant", "history_max", "history_bm25",
             "profile_max", "signals", "history_item", "usage_share", "usage_recency", "usage_daypart", "usage_day",
@@ -72,17 +70,6 @@ class QueryChannels:
                             self.signals) if t]
 
 
-def _time(value: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-
-
-def daypart(moment: datetime) -> str:
-    return ("night", "morning", "afternoon", "evening")[moment.hour // 6]
-
-
 def _share(counts: Any, key: str | None, total: float) -> float:
     if key is None or not isinstance(counts, Mapping) or total <= 0:
         return 0.0
@@ -99,15 +86,15 @@ def usage_features(context: Mapping[str, Any], doc_ids: Sequence[str]) -> np.nda
     counts = {d: float(u.get("count", 0)) for d, u in usage.items()
               if isinstance(u, Mapping) and isinstance(u.get("count", 0), (int, float))}
     total = sum(counts.values())
-    now = _time(context.get("time"))
+    now = parse_time(context.get("time"))
     part = daypart(now) if now else None
-    day = ("weekend" if now.weekday() >= 5 else "weekday") if now else None
+    day = day_kind(now) if now else None
     place = str(context["place"]) if context.get("place") else None
     for row, doc in enumerate(doc_ids):
         entry, n = usage.get(doc), counts.get(doc, 0.0)
         if not isinstance(entry, Mapping) or n <= 0:
             continue
-        last = _time(entry.get("last_used"))
+        last = parse_time(entry.get("last_used"))
         recency = 1.0 / (1.0 + max((now - last).total_seconds(), 0.0) / 86400) if now and last else 0.0
         out[row] = (n / total if total else 0.0, recency, _share(entry.get("dayparts"), part, n),
                     _share(entry.get("days"), day, n), _share(entry.get("places"), place, n))

@@ -37,7 +37,9 @@ def is_broken(text: str) -> bool:
     return bool(CHATTER.match(text)) or "\n" in text or len(text.split()) < 2
 
 
-def main() -> None:
+def clean_requests() -> tuple[dict[str, str], list[tuple[str, list[str]]], int]:
+    """MetaTool's tool descriptions, its requests cleaned and merged as (first text, sorted tools),
+    in source order, and the number of rows dropped as broken."""
     src = SOURCES_DIR / "metatool" / "dataset"
     descriptions: dict[str, str] = json.loads((src / "plugin_des.json").read_text(encoding="utf-8"))
     with (src / "data" / "all_clean_data.csv").open(encoding="utf-8", newline="") as f:
@@ -56,10 +58,13 @@ def main() -> None:
             continue
         key = normalize_text(text)
         merged.setdefault(key, (text, set()))[1].add(tool)
+    return descriptions, [(text, sorted(ts)) for text, ts in merged.values()], dropped
 
+
+def main() -> None:
+    descriptions, items, dropped = clean_requests()
     tools = sorted(descriptions)
     held_out = set(rng("metatool:held-out-tools").sample(tools, round(HELD_OUT_SHARE * len(tools))))
-    items = [(text, sorted(ts)) for text, ts in merged.values()]
     ood_pool = [it for it in items if set(it[1]) <= held_out]
     in_pool = [it for it in items if not set(it[1]) & held_out]
     mixed = len(items) - len(ood_pool) - len(in_pool)

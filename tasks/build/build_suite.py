@@ -9,8 +9,9 @@ from common import TASKS_DIR
 
 from benchmark.task import write_suite
 
-NAME, VERSION = "iqbench", "1.0"
-TASKS = ["metatool", "apibench-hf", "apibench-torchhub", "ikat-passages", "ikat-ptkb", "qulac-facets", "seal-tools"]
+NAME, VERSION = "iqbench", "1.1"
+TASKS = ["metatool", "apibench-hf", "apibench-torchhub", "ikat-passages", "ikat-ptkb", "qulac-facets", "seal-tools",
+         "metatool-usage"]
 
 if __name__ == "__main__":
     suite = write_suite(TASKS_DIR, NAME, VERSION, TASKS)

@@ -81,8 +81,8 @@ def toml_multiline(value: str) -> str:
     return "'''\n" + "\n".join(lines) + "\n'''"
 
 
-def fresh_task_dir(task_id: str) -> Path:
-    task_dir = TASKS_DIR / task_id
+def fresh_task_dir(task_id: str, root: Path | None = None) -> Path:
+    task_dir = (root or TASKS_DIR) / task_id
     if task_dir.exists():
         shutil.rmtree(task_dir)
     (task_dir / "qrels").mkdir(parents=True)
