@@ -15,19 +15,23 @@ anyone can recompute the qrels from the rule, and the two reference accuracies o
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from build_metatool import CITATION, clean_requests
-from common import finish_task, fresh_task_dir, rng, source_commit, write_jsonl, write_qrels
+from common import SOURCES_DIR, finish_task, fresh_task_dir, rng, source_commit, write_jsonl, write_qrels
 
 from benchmark.signals import daypart, day_kind
 
 TASK_ID = "metatool-usage"
+SOURCE_SHA256 = {  # the files this builder was written for: another version would silently change the task
+    "dataset/plugin_des.json": "c446ade5acfb8e16c477124250665021e63b11bf6cb232db04fc9ba6bed0389a",
+    "dataset/data/all_clean_data.csv": "cf2eb0474396677530931def51012da4e88f9f34f655332f04177b2054101baf",
+}
 GROUPS: dict[str, tuple[str, ...]] = {  # tools a user could equally pick for the same request
     "web search": ("internetSearch", "MixerBox_WebSearchG_web_search", "total_query_meta_search_engine",
                    "metaphor_search_api", "jini"),
@@ -107,14 +111,12 @@ def place_at(moment: datetime, user_rng, trips: list[tuple[datetime, datetime]])
 def request_pools(items: list[tuple[str, list[str]]]) -> tuple[dict[str, dict[str, list[str]]], int]:
     """group -> text pool name -> request texts: single-tool requests of the group's tools that
     name no tool of the group, split (seeded) into disjoint pools; and how many named one."""
-    names = {t: re.compile(r"\b" + re.escape(t.replace("_", " ").casefold()) + r"\b")
-             for tools in GROUPS.values() for t in tools}
     pools: dict[str, dict[str, list[str]]] = {}
     naming = 0
     for group, tools in GROUPS.items():
         own = [text for text, ts in items if len(ts) == 1 and ts[0] in tools]
         texts = sorted(text for text in own if not any(
-            names[t].search(text.replace("_", " ").casefold()) or t.casefold() in text.casefold() for t in tools))
+            name in text.casefold() for t in tools for name in (t.casefold(), t.replace("_", " ").casefold())))
         naming += len(own) - len(texts)
         rng(f"usage:pool:{group}").shuffle(texts)
         pools[group], start = {}, 0
@@ -182,6 +184,16 @@ def usage_context(past: list[dict], moment: datetime) -> dict:
         entry["places"][e["place"]] += 1
     return {tool: {**u, **{k: dict(sorted(u[k].items())) for k in ("dayparts", "days", "places")}}
             for tool, u in sorted(usage.items())}
+
+
+def check_sources() -> None:
+    for name, expected in SOURCE_SHA256.items():
+        path = SOURCES_DIR / "metatool" / name
+        actual = hashlib.sha256(path.read_bytes()).hexdigest()
+        if actual != expected:
+            raise SystemExit(f"metatool/{name}: sha256 {actual[:12]}…, but this builder was written for "
+                             f"{expected[:12]}…; check the source's COMMIT, then review the builder before updating "
+                             "SOURCE_SHA256")
 
 
 def build(out_root: Path | None, sizes: Sizes) -> dict:
@@ -364,7 +376,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help="write the task under this folder instead of tasks/")
     parser.add_argument("--sample", action="store_true", help="a tiny simulation (for the rebuild test)")
+    parser.add_argument("--any-source", action="store_true",
+                        help="skip the source checksum check (for tests on generated sources)")
     args = parser.parse_args()
+    if not args.any_source:
+        check_sources()
     sizes = SAMPLE if args.sample else Sizes()
     built = build(args.out, sizes)
     meta = card(built, sizes, built["naming"])
