@@ -6,7 +6,7 @@ import re
 
 from benchmark import __version__
 from benchmark.submission import Submission
-from benchmark.task import Suite
+from benchmark.task import SIMULATION_FILE, Suite
 
 SUITE_ENTRY = """@misc{{iqbench,
   title        = {{iqbench: a benchmark for implicit-query retrieval, augmentation versus fine-tuning}},
@@ -30,7 +30,10 @@ def suite_bibtex(suite: Suite, sha: str | None = None) -> str:
     for task_id in suite.task_ids:
         citation = str(suite.card(task_id)["source"]["citation"]).strip()
         key = citation.split("{", 1)[1].split(",", 1)[0]
-        sources.setdefault(key, ([], citation))[0].append(task_id)
+        simulated = (suite.folder(task_id) / SIMULATION_FILE).exists()
+        sources.setdefault(key, ([], citation))[0].append(
+            f"{task_id} (its users are synthetic, simulated by iqbench; the request texts are this source's)"
+            if simulated else task_id)
     entries += [f"% {', '.join(tasks)}\n{citation}\n" for tasks, citation in sources.values()]
     return "\n".join(entries)
 

@@ -21,6 +21,8 @@ from benchmark.storage import sha256_bytes, sha256_file, sha256_json
 from benchmark.trec import is_unsafe
 
 REQUIRED_FILES = ("task.toml", "corpus.jsonl", "queries.jsonl", "LICENSE")
+SIMULATION_FILE = "simulation.json"
+"""Present in a task whose users are simulated: their habits, so that the qrels can be recomputed."""
 REQUIRED_SIGNALS = {"usage": ("time", "place", "usage")}
 """Context keys every query of a task of this family must carry (their format: benchmark/signals.py)."""
 

@@ -172,3 +172,32 @@ def test_a_malformed_signal_names_file_line_and_field(sample_task, tmp_path, cha
     broken = _corrupt(sample_task, tmp_path, change)
     with pytest.raises(TaskError, match=re.escape("queries.jsonl:3: query ") + ".*" + re.escape(field)):
         load_task(broken, allow_modified=True)
+
+
+def test_the_citation_says_the_users_are_synthetic():
+    from benchmark.cite import suite_bibtex
+    comment = next(line for line in suite_bibtex(load_suite()).splitlines() if "metatool-usage" in line)
+    assert comment.startswith("% metatool, metatool-usage (its users are synthetic")
+
+
+def test_the_cards_text_only_and_signal_only_figures_are_recomputed():
+    """The card's two reference accuracies, recomputed here from the queries and simulation.json."""
+    from collections import Counter
+    groups, where = SIMULATION["groups"], SIMULATION["queries"]
+    train = Counter((where[q]["group"], next(iter(r))) for q, r in TASK.qrels["train"].items())
+    notes = TASK.card["notes"]
+    for split in TASK.eval_splits:
+        answers = {q: next(iter(r)) for q, r in TASK.qrels[split].items()}
+        per_group = Counter((where[q]["group"], a) for q, a in answers.items())
+        best: dict[str, int] = {}
+        for (group, _), n in per_group.items():
+            best[group] = max(best.get(group, 0), n)
+        text_only = sum(best.values()) / len(answers)
+        hits = 0
+        for qid, gold in answers.items():
+            group, usage = where[qid]["group"], TASK.queries[qid].context["usage"]
+            used = [(usage[t]["count"], usage[t]["last_used"], t) for t in groups[group] if t in usage]
+            guess = max(used)[2] if used else max(groups[group], key=lambda t: (train[(group, t)], t))
+            hits += guess == gold
+        assert f"{split}: text-only ceiling {text_only:.3f}, signal-only rule {hits / len(answers):.3f}" in notes
+        assert text_only < 0.7 and hits / len(answers) > text_only + 0.1  # the signals carry the task
