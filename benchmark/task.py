@@ -24,7 +24,8 @@ REQUIRED_FILES = ("task.toml", "corpus.jsonl", "queries.jsonl", "LICENSE")
 SIMULATION_FILE = "simulation.json"
 """Present in a task whose users are simulated: their habits, so that the qrels can be recomputed."""
 REQUIRED_SIGNALS = {"usage": ("time", "place", "usage")}
-"""Context keys every query of a task of this family must carry (their format: benchmark/signals.py)."""
+"""Context keys every query of a task of this family must carry, checked against their format
+(benchmark/signals.py); elsewhere a signal is free-form and a retriever treats a malformed one as absent."""
 
 Qrels = Mapping[str, Mapping[str, int]]
 
@@ -230,11 +231,12 @@ def load_task(task_dir: Path, allow_modified: bool = False) -> Task:
         context = r.get("context") or {}
         if not isinstance(context, dict):
             raise TaskError(f"{where}: context: expected an object")
-        missing = [f"context.{key}" for key in required if key not in context]
-        problem = f"{', '.join(missing)}: missing (required by family {card['family']!r})" if missing else \
-            signal_problem(context, corpus)
-        if problem:
-            raise TaskError(f"{where}: {problem}")
+        if required:  # a family whose answer lives in the signals: they must be there and well formed
+            missing = [f"context.{key}" for key in required if key not in context]
+            problem = f"{', '.join(missing)}: missing (required by family {card['family']!r})" if missing else \
+                signal_problem(context, corpus)
+            if problem:
+                raise TaskError(f"{where}: {problem}")
         queries[r["_id"]] = Query(
             id=r["_id"], text=str(r.get("text", "")), context=MappingProxyType(context),
             explicit=r.get("explicit"), candidates=tuple(cands) if cands is not None else None,

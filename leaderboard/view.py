@@ -96,6 +96,25 @@ def _value(cell: CellView, attribute: str) -> float | None:
 
 
 @dataclass(frozen=True)
+class FamilyVerdict:
+    """The protocol's cells averaged over one task family's splits: families can behave oppositely
+    (context helps where the answer is in the context, hurts where it is noise), and one
+    overall mean hides it."""
+
+    family: str
+    columns: list[str]
+    cells: dict[str, float | None]
+    """Cell name (as Verdict.cells) -> mean nDCG@10 over this family's splits (None: no -ftA here)."""
+    on_top: dict[str, int]
+    alone: dict[str, int]
+
+    @property
+    def delta_reference(self) -> float:
+        """Augmented on the pretrained retriever minus the fine-tuned reference."""
+        return self.cells["augmented"] - self.cells["reference"]
+
+
+@dataclass(frozen=True)
 class Verdict:
     """The protocol's table for one augmenter (2x2, and the -ftA cell where it exists), averaged
     over the task splits where the four cells of the 2x2 exist."""
@@ -118,6 +137,8 @@ class Verdict:
     matched: float | None = None
     """The -ftA cell (fine-tuned on the augmenter's own train inputs), where it covers every column."""
     matched_on_top: dict[str, int] | None = None
+    families: list[FamilyVerdict] = field(default_factory=list)
+    """The same cells per task family, in suite order of each family's first split."""
 
     @property
     def cells(self) -> dict[str, float]:
@@ -242,7 +263,8 @@ def _compare_all(board: Board) -> dict[tuple[str, tuple[str, str]], tuple[Compar
     return {k: (found[k], p) for k, p in zip(keys, adjusted)}
 
 
-def _verdicts(rows: list[RowView], submissions: Mapping[str, Submission]) -> list[Verdict]:
+def _verdicts(rows: list[RowView], submissions: Mapping[str, Submission],
+              families: Mapping[tuple[str, str], str]) -> list[Verdict]:
     by_id = {r.system_id: r for r in rows}
     out = []
     for sub_name in sorted({r.submission for r in rows if r.submission}):
@@ -268,6 +290,17 @@ def _verdicts(rows: list[RowView], submissions: Mapping[str, Submission]) -> lis
                "augmented": pre.system_id, "augmented_finetuned": ft.system_id}
         if covered:
             ids["matched"] = matched.system_id
+        by_family: dict[str, list[tuple[str, str]]] = {}
+        for c in cols:
+            by_family.setdefault(families.get(c, "other"), []).append(c)
+        family_rows = [FamilyVerdict(
+            family=name, columns=[f"{t}/{s}" for t, s in fcols],
+            cells={"baseline": fmean(baseline.cells[c].main for c in fcols),
+                   "reference": fmean(reference.cells[c].main for c in fcols),
+                   "augmented": fmean(pre.cells[c].main for c in fcols),
+                   "augmented_finetuned": fmean(ft.cells[c].main for c in fcols),
+                   "matched": fmean(matched.cells[c].main for c in fcols) if covered else None},
+            on_top=_count(ft, fcols), alone=_count(pre, fcols)) for name, fcols in by_family.items()]
         out.append(Verdict(
             submission=sub_name, title=sub.manifest.submission.title if sub else sub_name, role=pre.role,
             columns=[f"{t}/{s}" for t, s in cols],
@@ -277,7 +310,7 @@ def _verdicts(rows: list[RowView], submissions: Mapping[str, Submission]) -> lis
             llm_tokens=fmean(pre.cells[c].cell.llm_tokens for c in cols),
             on_top=_count(ft, cols), alone=_count(pre, cols), ids=ids,
             matched=fmean(matched.cells[c].main for c in cols) if covered else None,
-            matched_on_top=_count(matched, cols) if covered else None,
+            matched_on_top=_count(matched, cols) if covered else None, families=family_rows,
         ))
     return out
 
@@ -317,5 +350,6 @@ def build_leaderboard(results_dir: Path, suite: Suite, submissions: list[Submiss
                            ranks.get(r.system_id), r.finetuned_on) for r in rows),
                   key=lambda r: (r.rank is None, r.rank or 0, -(r.mean_main or 0.0), r.system_id))
     subs = {s.name: s for s in submissions}
-    return Leaderboard(suite, suite.sha256(), columns, rows, _verdicts(rows, subs), subs,
+    families = {(c.task_id, c.split): c.family for c in columns}
+    return Leaderboard(suite, suite.sha256(), columns, rows, _verdicts(rows, subs, families), subs,
                        sum(len(r.cells) for r in rows), cards, board.refused)

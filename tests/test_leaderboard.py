@@ -269,3 +269,35 @@ def test_verdict_of_a_retriever_that_reads_context():
         "Trained on the train split it reaches 0.700 (+0.100 against the reference: significantly better on 1, "
         "worse on 0 of 1 task split).",
         "Best cell of the table: the trained retriever (0.700)."]
+
+
+def test_verdict_per_task_family():
+    """Families that behave oppositely are reported apart: against the reference the augmenter gains
+    0.3 on the ambiguous split and loses 0.2 on each conversational one (overall mean -0.033)."""
+    from benchmark.board import Cell
+    from leaderboard.view import CellView, RowView, _verdicts
+
+    columns = {("qa", "test"): "ambiguous", ("chat", "test"): "conversational", ("chat", "test_ood"): "conversational"}
+    main = {  # system -> nDCG@10 per column, in the order above
+        "none@m": (0.2, 0.5, 0.4), "none@m-ft": (0.3, 0.6, 0.5), "ctx@m": (0.6, 0.4, 0.3), "ctx@m-ft": (0.7, 0.5, 0.4),
+    }
+    verdicts = {"ctx@m-ft": ("better", "worse", "same"), "ctx@m": ("better", "same", "same")}
+
+    def row(system_id: str) -> RowView:
+        cells = {}
+        for n, col in enumerate(columns):
+            cell = Cell({"ndcg_cut_10": main[system_id][n]}, 0.0, 0.0, True, {}, Path("x.json"))
+            cells[col] = CellView(cell, verdict=verdicts.get(system_id, (None,) * 3)[n])
+        return RowView(system_id, "submission" if system_id.startswith("ctx") else "baseline",
+                       "ctx" if system_id.startswith("ctx") else None, "none@m-ft", system_id.endswith("-ft"), cells)
+
+    [v] = _verdicts([row(s) for s in main], {}, columns)
+    assert [f.family for f in v.families] == ["ambiguous", "conversational"]
+    ambiguous, conversational = v.families
+    assert ambiguous.columns == ["qa/test"] and conversational.columns == ["chat/test", "chat/test_ood"]
+    assert ambiguous.cells["augmented"] == pytest.approx(0.6) and ambiguous.delta_reference == pytest.approx(0.3)
+    assert conversational.cells["reference"] == pytest.approx(0.55)
+    assert conversational.delta_reference == pytest.approx(-0.2)
+    assert (ambiguous.on_top, conversational.on_top) == ({"better": 1, "same": 0, "worse": 0},
+                                                          {"better": 0, "same": 1, "worse": 1})
+    assert v.augmented - v.reference == pytest.approx((0.3 - 0.2 - 0.2) / 3)
