@@ -118,6 +118,13 @@ def _model_problem(record: dict, reference: dict) -> str | None:
             "model (recompute them together, or use the shipped reference)")
 
 
+def load(results_dir: Path, expected: Expectations | None = None):
+    """Every result that passes its checks as tidy pandas DataFrames (benchmark.frames.ResultFrames:
+    `metrics`, `per_query`, `refused`); pandas is imported only when this is called."""
+    from benchmark.frames import load_frames
+    return load_frames(results_dir, expected)
+
+
 def scan_results(root: Path, expected: Expectations | None = None,
                  ) -> tuple[list[StoredResult], list[InvalidResult]]:
     """Every result file under root, split into those that pass every check and those refused."""
