@@ -34,6 +34,7 @@ from benchmark.storage import cache_dir, sha256_json
 from benchmark.submission import Submission
 from benchmark.task import Query, Suite, Task
 from benchmark.tokens import added_tokens
+from benchmark.trec import write_run
 
 DEPTH = 100  # documents retrieved per query (Recall@100 needs 100)
 DEFAULT_TIMEOUT_S = 3600.0  # per augmentation and per search of one system on one split
@@ -52,6 +53,8 @@ class RunSummary:
     failed: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     """Result files that were there but stale or invalid (with why): recomputed, never shown."""
+    runs: list[Path] = field(default_factory=list)
+    """TREC run files written (with `runs`)."""
     log_dir: Path | None = None
     """Where the failure log goes (default: the cache's logs/ folder)."""
     log_path: Path | None = None
@@ -67,6 +70,11 @@ class RunSummary:
         with self.log_path.open("a", encoding="utf-8") as f:
             f.write(f"=== {label}\n{trace}\n")
         log.debug("failure in %s\n%s", label, trace)
+
+
+def run_path(runs: Path, task_id: str, split: str, system_id: str) -> Path:
+    """Where --save-runs puts one ranking: <runs>/<task>/<split>/<system>.run (TREC format)."""
+    return Path(runs) / task_id / split / f"{system_id}.run"
 
 
 def _code_folder(system: System) -> Path | None:
@@ -253,7 +261,8 @@ def _augment(aug: Augmenter, use: str, oracle: bool, queries: list[Query], timeo
 
 def run_task(task: Task, suite: Suite, suite_sha: str, systems: list[System], splits: list[str] | None,
              results: Path, manifests: dict[str, str], summary: RunSummary,
-             progress: Callable[[str], None] = lambda _: None, timeout_s: float | None = None) -> None:
+             progress: Callable[[str], None] = lambda _: None, timeout_s: float | None = None,
+             runs: Path | None = None) -> None:
     augmenters, facts = _Augmenters(task), TaskFacts.of(task)
     retrievers = _Retrievers(task, augmenters)
     augmented: dict[tuple, tuple[list[Augmentation], float] | Exception] = {}
@@ -267,7 +276,8 @@ def run_task(task: Task, suite: Suite, suite_sha: str, systems: list[System], sp
                 aug = augmenters.get(system)
                 config = system_config(system, aug.fingerprint(), task)
                 reasons = stale_reasons(path, facts, sha256_json(config))
-                if reasons == []:
+                run_file = run_path(runs, task.id, split, system.id) if runs else None
+                if reasons == [] and (run_file is None or run_file.is_file()):
                     summary.present.append(path)
                     continue
                 if reasons:
@@ -289,6 +299,12 @@ def run_task(task: Task, suite: Suite, suite_sha: str, systems: list[System], sp
                     raise
                 search_s = time.perf_counter() - start
                 check_run(run, queries, task.corpus, DEPTH, system.retriever.use)
+                if run_file is not None:
+                    write_run(run_file, run, tag=system.id, depth=DEPTH)
+                    summary.runs.append(run_file)
+                if reasons == []:  # the result is current: only its run file was missing
+                    summary.present.append(path)
+                    continue
                 record = _record(system, task, suite, suite_sha, split, retriever, augmentations, texts, run,
                                  augment_s, search_s, manifests.get(system.submission or ""), config)
                 write_result(path, record)
@@ -302,8 +318,11 @@ def run_task(task: Task, suite: Suite, suite_sha: str, systems: list[System], sp
 def run_suite(suite: Suite, submissions: list[Submission], systems: list[System], results: Path,
               task_ids: list[str] | None = None, splits: list[str] | None = None,
               show_progress: bool = True, allow_modified: bool = False,
-              timeout_s: float | None = DEFAULT_TIMEOUT_S, log_dir: Path | None = None) -> RunSummary:
-    """Evaluate every system on every task and split asked for; only missing results are computed."""
+              timeout_s: float | None = DEFAULT_TIMEOUT_S, log_dir: Path | None = None,
+              runs: Path | None = None) -> RunSummary:
+    """Evaluate every system on every task and split asked for; only missing results are computed.
+    With `runs`, each ranking is also written there as a TREC run file (a current result whose run
+    file is missing is searched again for it, from cached models, and left as it is)."""
     summary = RunSummary(log_dir=log_dir)
     manifests = {s.name: s.manifest_sha256 for s in submissions}
     tasks = [suite.load(task_id, allow_modified) for task_id in task_ids or suite.task_ids]
@@ -315,5 +334,6 @@ def run_suite(suite: Suite, submissions: list[Submission], systems: list[System]
             bar.update()
 
         for task in tasks:
-            run_task(task, suite, suite_sha, systems, splits, results, manifests, summary, progress, timeout_s)
+            run_task(task, suite, suite_sha, systems, splits, results, manifests, summary, progress, timeout_s,
+                     runs)
     return summary
