@@ -6,9 +6,9 @@ import difflib
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from benchmark.storage import sha256_file
 
@@ -34,6 +34,31 @@ class SubmissionInfo(_Strict):
     paper: str | None = None
 
 
+class SubmissionMetadata(_Strict):
+    """What a reader needs to weigh a row (as MTEB asks of models); shown on the site, never part of
+    a system's configuration. `trained_on_test = false` is a declaration the board requires before
+    it ranks a submission: nothing in the results can prove that a model never saw test queries."""
+
+    llm: str | None = Field(None, min_length=1, max_length=100)
+    """The LLM an augmenter calls (model name)."""
+    llm_parameters: int | None = Field(None, ge=1)
+    retriever_parameters: int | None = Field(None, ge=0)
+    """0 for a retriever without learned weights (BM25)."""
+    weights: Literal["open", "api"] | None = None
+    """Open weights (anyone can rerun it) or an API model."""
+    trained_on_test: bool | None = Field(None, strict=True)  # a declaration: true or false, not "no"
+
+    @model_validator(mode="after")
+    def _llm_named(self) -> "SubmissionMetadata":
+        if self.llm_parameters is not None and self.llm is None:
+            raise ValueError("llm_parameters needs llm (the model's name)")
+        return self
+
+    @property
+    def declared_clean(self) -> bool:
+        return self.trained_on_test is False
+
+
 class ComponentSpec(_Strict):
     use: str = Field(min_length=1)
     args: dict[str, Any] = Field(default_factory=dict)
@@ -43,6 +68,7 @@ class Manifest(_Strict):
     submission: SubmissionInfo
     augmenter: ComponentSpec
     retriever: ComponentSpec
+    metadata: SubmissionMetadata = Field(default_factory=SubmissionMetadata)
 
 
 def _fields_at(loc: tuple) -> list[str]:

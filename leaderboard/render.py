@@ -44,12 +44,21 @@ def _fmt(value: float | None, digits: int = 4) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+def parameters(count: int) -> str:
+    """135000000 -> '135M': how model sizes are written."""
+    for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if count >= size:
+            return f"{count / size:.3g}{unit}"
+    return str(count)
+
+
 def _environment() -> Environment:
     env = Environment(loader=PackageLoader("leaderboard", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["fmt"] = _fmt
     env.filters["page"] = page_name
+    env.filters["params"] = parameters
     env.globals.update(http_url=http_url, LABELS=LABELS, METRICS=METRICS)
     return env
 

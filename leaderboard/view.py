@@ -342,14 +342,16 @@ def build_leaderboard(results_dir: Path, suite: Suite, submissions: list[Submiss
                           else CellView(cell))
         rows.append(RowView(row.system_id, row.role, row.submission, row.reference, row.finetuned, cells,
                             finetuned_on=row.finetuned_on))
-    # Means over different task sets are not comparable: only rows with every column are ranked.
-    ranked = sorted((r for r in rows if r.role != "oracle" and len(r.cells) == len(columns)),
-                    key=lambda r: -(r.mean_main or 0.0))
+    # Means over different task sets are not comparable: only rows with every column are ranked; and
+    # a submission only once it declares it was not trained on test queries (SUBMITTING.md says why).
+    subs = {s.name: s for s in submissions}
+    undeclared = {name for name, s in subs.items() if not s.manifest.metadata.declared_clean}
+    ranked = sorted((r for r in rows if r.role != "oracle" and len(r.cells) == len(columns)
+                     and r.submission not in undeclared), key=lambda r: -(r.mean_main or 0.0))
     ranks = {r.system_id: i for i, r in enumerate(ranked, 1)}
     rows = sorted((RowView(r.system_id, r.role, r.submission, r.reference, r.finetuned, r.cells,
                            ranks.get(r.system_id), r.finetuned_on) for r in rows),
                   key=lambda r: (r.rank is None, r.rank or 0, -(r.mean_main or 0.0), r.system_id))
-    subs = {s.name: s for s in submissions}
     families = {(c.task_id, c.split): c.family for c in columns}
     return Leaderboard(suite, suite.sha256(), columns, rows, _verdicts(rows, subs, families), subs,
                        sum(len(r.cells) for r in rows), cards, board.refused)

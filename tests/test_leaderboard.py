@@ -65,7 +65,9 @@ def board(tiny_root: Path, tmp_path: Path):
     (subs / "submission.toml").write_text(
         f'[submission]\nname = "xss"\ntitle = {json.dumps(TITLE)}\nauthors = ["A. Tester"]\n'
         'paper = "javascript:alert(1)"\n\n[augmenter]\nuse = "context"\n\n'
-        '[retriever]\nuse = "dense"\nargs = {{ model = "minilm-l6" }}\n'.replace("{{", "{").replace("}}", "}"))
+        '[retriever]\nuse = "dense"\nargs = {{ model = "minilm-l6" }}\n\n[metadata]\n'
+        'llm = "<img src=x onerror=alert(1)>"\nllm_parameters = 135000000\ntrained_on_test = false\n'
+        .replace("{{", "{").replace("}}", "}"))
     suite, submissions = load_suite(tiny_root), load_submissions(tmp_path / "submissions")
     expected = expectations(suite, expand_all(submissions))
     results = tmp_path / "results"
@@ -160,6 +162,8 @@ def test_site_files_and_escaping(board, tmp_path):
     page = (site / "submissions" / "xss.html").read_text()
     assert "<script>window.__pwned" not in page and "&lt;script&gt;window.__pwned" in page
     assert 'href="javascript:' not in page
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt; (135M parameters)" in page
+    assert "no (declared)" in page
     assert "<svg" in index.read_text() and "http://" not in index.read_text().split("<svg", 1)[0]
 
 
@@ -301,3 +305,17 @@ def test_verdict_per_task_family():
     assert (ambiguous.on_top, conversational.on_top) == ({"better": 1, "same": 0, "worse": 0},
                                                           {"better": 0, "same": 1, "worse": 1})
     assert v.augmented - v.reference == pytest.approx((0.3 - 0.2 - 0.2) / 3)
+
+
+def test_a_submission_that_does_not_declare_a_clean_test_is_shown_but_not_ranked(board, tiny_root, tmp_path):
+    _, results = board
+    manifest = tmp_path / "submissions" / "xss" / "submission.toml"
+    manifest.write_text(manifest.read_text().replace("trained_on_test = false\n", ""))
+    suite, submissions = load_suite(tiny_root), load_submissions(tmp_path / "submissions")
+    lb = build_leaderboard(results, suite, submissions)
+    rows = {r.system_id: r for r in lb.rows}
+    assert rows["xss@minilm-l6-ft"].rank is None and rows["xss@minilm-l6"].rank is None
+    assert rows["none@minilm-l6-ft"].rank == 1 and rows["none@minilm-l6"].rank == 2
+    assert not lb.refused and len(rows) == 4  # shown, with their verdicts
+    page = render_site(lb, tmp_path / "site", results).parent / "submissions" / "xss.html"
+    assert "not declared: not ranked until it is" in page.read_text()

@@ -82,6 +82,26 @@ def test_entry_point_plugin_from_an_installed_distribution(tmp_path, monkeypatch
     assert build_augmenter("echo").augment([Query("q", "hi")])[0].text == "hi hi"
 
 
+def test_metadata_is_validated(tmp_path):
+    cases = {
+        'trained_on_test = "no"': "metadata.trained_on_test: Input should be a valid boolean",
+        "llm_parameters = 135000000": "metadata: Value error, llm_parameters needs llm",
+        'weights = "closed"': "metadata.weights: Input should be 'open' or 'api'",
+        "open_weights = true": "metadata.open_weights: unknown field",
+        "retriever_parameters = -1": "metadata.retriever_parameters: Input should be greater than or equal to 0",
+    }
+    for n, (line, message) in enumerate(cases.items()):
+        folder = write_submission(tmp_path, f"meta-{n}", f'use = "context"\n\n[metadata]\n{line}')
+        with pytest.raises(SubmissionError) as e:
+            load_submission(folder)
+        assert e.value.problems[0].startswith(f"{folder / 'submission.toml'}: {message}"), e.value.problems
+    folder = write_submission(tmp_path, "meta-ok", 'use = "context"\n\n[metadata]\nllm = "SmolLM2"\n'
+                              "llm_parameters = 134515008\ntrained_on_test = false")
+    meta = load_submission(folder).manifest.metadata
+    assert meta.declared_clean and meta.llm_parameters == 134515008
+    assert not load_submission(write_submission(tmp_path, "meta-none", 'use = "context"')).manifest.metadata.declared_clean
+
+
 def test_unknown_names_get_a_did_you_mean():
     with pytest.raises(PluginError, match=r"unknown augmenter 'contxt'; did you mean 'context'\?"):
         build_augmenter("contxt")
