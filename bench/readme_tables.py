@@ -1,0 +1,105 @@
+"""The README's result tables, printed from the committed results through the board (so the
+significance marks are the board's: paired randomization test against the fine-tuned reference,
+Holm over the whole board). Paste the output over the README's tables after new results land.
+
+    .venv/bin/python bench/readme_tables.py [--results results/]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from statistics import fmean
+
+from benchmark.results import results_root
+from benchmark.submission import load_submissions
+from benchmark.task import load_suite
+from leaderboard.view import build_leaderboard
+
+MARK = {"better": "▲", "worse": "▼"}
+ORDER = ("none@bm25", "none@minilm-l6", "none@minilm-l6-ft", "context-minilm@minilm-l6", "context-minilm@minilm-l6-ft",
+         "context-minilm@minilm-l6-ftA", "none@context-tuning", "none@context-tuning-ft", "oracle-minilm@minilm-l6",
+         "oracle-minilm@minilm-l6-ft")
+NOTE = {"none@minilm-l6-ft": " (reference)", "none@context-tuning": " (untrained)", "oracle-minilm@minilm-l6": " (oracle)",
+        "oracle-minilm@minilm-l6-ft": " (oracle)"}
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.3f}".replace("-", "−")
+
+
+def baseline_table(board) -> list[str]:
+    cols = board.columns
+    rows = {r.system_id: r for r in board.rows}
+    best = {}
+    for col in cols:
+        values = [rows[s].cells[col.key].main for s in ORDER if s in rows and col.key in rows[s].cells
+                  and rows[s].role != "oracle"]
+        best[col.key] = max(values) if values else None
+    lines = ["| system | " + " | ".join(f"{c.task_id} {c.split}" for c in cols) + " |",
+             "|---|" + "---|" * len(cols)]
+    for system in ORDER:
+        if system not in rows:
+            continue
+        row, cells = rows[system], []
+        for col in cols:
+            cell = row.cells.get(col.key)
+            if cell is None:
+                cells.append("n/a")
+                continue
+            text = f"{cell.main:.4f}{MARK.get(cell.verdict or '', '')}"
+            cells.append(f"**{text}**" if row.role != "oracle" and abs(cell.main - best[col.key]) < 5e-5 else text)
+        lines.append(f"| `{system}`{NOTE.get(system, '')} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def augmenter_table(board) -> list[str]:
+    lines = ["| submission | Δ pre | Δ ref | Δ on top | Δ -ftA | +tokens | LLM tokens | splits |",
+             "|---|---|---|---|---|---|---|---|"]
+    for v in board.verdicts:
+        if v.role == "oracle" or v.submission in ("dense-minilm", "bm25"):
+            continue
+        matched = _signed(v.matched - v.reference) if v.matched is not None else (
+            "–" if v.reads_context or "bm25" in v.ids["augmented"] else "n/a")
+        lines.append(f"| `{v.submission}` | {_signed(v.augmented - v.baseline)} | {_signed(v.augmented - v.reference)} | "
+                     f"{_signed(v.augmented_finetuned - v.reference)} | {matched} | {v.added_tokens:.0f} | "
+                     f"{v.llm_tokens:.0f} | {len(v.columns)} |")
+    return lines
+
+
+def family_table(board) -> list[str]:
+    """Δ ref (augmenter on the pretrained retriever minus the reference) per family."""
+    families = list(dict.fromkeys(c.family for c in board.columns))
+    lines = ["| submission | " + " | ".join(families) + " |", "|---|" + "---|" * len(families)]
+    for v in board.verdicts:
+        if v.role == "oracle" or v.submission in ("dense-minilm", "bm25"):
+            continue
+        by = {f.family: f for f in v.families}
+        cells = []
+        for family in families:
+            f = by.get(family)
+            if f is None:
+                cells.append("–")
+                continue
+            best = max((c for c in f.cells.items() if c[1] is not None), key=lambda c: c[1])[0]
+            cells.append(f"{_signed(f.delta_reference)} (best: {best})")
+        lines.append(f"| `{v.submission}` | " + " | ".join(cells) + " |")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--results", type=Path, default=results_root())
+    args = parser.parse_args()
+    board = build_leaderboard(args.results, load_suite(), load_submissions())
+    for e in board.refused:
+        print(f"refused: {e}")
+    print("\n".join(baseline_table(board)), end="\n\n")
+    print("\n".join(augmenter_table(board)), end="\n\n")
+    print("\n".join(family_table(board)))
+    means = {r.system_id: fmean(c.main for c in r.cells.values()) for r in board.rows if r.cells}
+    print("\nmean nDCG@10 over each system's splits: " + ", ".join(f"{s} {m:.4f}" for s, m in sorted(means.items())))
+
+
+if __name__ == "__main__":
+    main()
