@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 from statistics import fmean
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from benchmark import __version__
+from benchmark import __version__, cli_data
+from benchmark.cli_data import console
 from benchmark.board import build_board
 from benchmark.device import CROSS_DEVICE_TOLERANCE, DEVICES, DeviceError
 from benchmark.device import use as use_device
@@ -26,7 +26,6 @@ from benchmark.task import Suite, TaskError, load_suite, tasks_root
 from benchmark.tokens import count_tokens
 
 MAX_NA_LINES = 8
-console = Console(width=None if sys.stdout.isatty() else 200)
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
@@ -63,7 +62,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     unresolved: list[str] = []
     systems = _systems(args, submissions, unresolved)
     summary = run_suite(suite, submissions, systems, args.results, args.task or None, args.split or None,
-                        show_progress=not args.quiet, allow_modified=args.allow_modified, timeout_s=args.timeout)
+                        show_progress=not args.quiet, allow_modified=args.allow_modified, timeout_s=args.timeout,
+                        runs=args.save_runs)
     summary.failed[:0] = [f"{line} (the submission was not run)" for line in unresolved]
     console.print(f"{len(summary.written)} results written, {len(summary.present)} already present"
                   + (f", {len(summary.skipped)} not applicable" if summary.skipped else "")
@@ -231,20 +231,6 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 1 if board.refused else 0
 
 
-def cmd_export_qrels(args: argparse.Namespace) -> int:
-    from benchmark.trec import write_qrels
-
-    task = load_suite(args.tasks).load(args.task)
-    split = args.split or task.eval_splits[0]
-    qrels = task.qrels.get(split)
-    if qrels is None:
-        raise TaskError(f"task {task.id!r} has no split {split!r} (it has: {', '.join(task.splits)})")
-    write_qrels(args.out, qrels)
-    console.print(f"{sum(map(len, qrels.values())):,} judgments of {len(qrels):,} queries -> {args.out}",
-                  highlight=False)
-    return 0
-
-
 def cmd_importances(args: argparse.Namespace) -> int:
     """The trained LambdaMART's feature importances (share of total split gain) per task."""
     from benchmark.retrievers.context_features import FEATURES
@@ -275,6 +261,8 @@ def cmd_importances(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    if args.format != "table":
+        return cli_data.print_results(args)
     return show(args.results, load_suite(args.tasks), load_submissions(args.submissions), metric=args.metric)
 
 
@@ -313,6 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-modified", action="store_true",
                    help="run on tasks that do not match their SHA256SUMS (results are marked unofficial)")
     p.add_argument("--no-table", action="store_true", help="do not print the results table afterwards")
+    p.add_argument("--save-runs", type=Path, metavar="DIR",
+                   help="also write each ranking as a TREC run file, DIR/<task>/<split>/<system>.run (depth 100; "
+                        "current results are searched again for their runs, not recomputed). Not committed: large")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
                    help="time limit per augmentation and per search of one system on one split "
                         f"(default {DEFAULT_TIMEOUT_S:g}); past it the system is recorded as failed")
@@ -358,12 +349,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=results_root().parent / "site", help="site folder (default: site/)")
     p.set_defaults(func=cmd_render)
 
-    p = sub.add_parser("export-qrels", help="a task split's judgments as a TREC qrels file (for trec_eval)")
-    p.add_argument("task", help="task id")
-    p.add_argument("--split", help="split (default: the task's first evaluation split)")
-    p.add_argument("--out", type=Path, required=True, help="file to write")
-    p.set_defaults(func=cmd_export_qrels)
-
     p = sub.add_parser("importances", help="feature importances of a context-tuning submission's trained ranker")
     p.add_argument("submission", nargs="?", default="context-tuning", help="submission name (default: context-tuning)")
     p.add_argument("--task", action="append", help="task id (repeatable; default: the whole suite)")
@@ -374,7 +359,12 @@ def build_parser() -> argparse.ArgumentParser:
     _results_option(p)
     _submissions_option(p)
     p.add_argument("--metric", default="ndcg_cut_10", choices=sorted(LABELS))
+    p.add_argument("--format", default="table", choices=cli_data.FORMATS,
+                   help="table (default: per task split, in the terminal), or one metric as system x task/split "
+                        "in csv, json or markdown on stdout")
     p.set_defaults(func=cmd_show)
+
+    cli_data.add_parsers(sub, _results_option, _submissions_option)
     return parser
 
 

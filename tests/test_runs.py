@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 import pytrec_eval
 
 from benchmark.protocol import expand_all
@@ -56,3 +57,38 @@ def test_saved_runs_rescore_to_the_per_query_values(tiny_root, tmp_path):
     again = run_suite(suite, subs, systems, tmp_path / "results", show_progress=False, runs=tmp_path / "runs")
     assert again.runs == [victim] and not again.written and len(again.present) == len(systems)
     assert victim.read_bytes() == before and result_file.read_bytes() == stamp
+
+
+def test_cli_save_runs_export_run_and_show_formats(tiny_root, tmp_path, capsys):
+    import csv
+    import io
+
+    from benchmark.cli import main
+
+    for name in ("bm25", "prf-bm25"):
+        shutil.copytree(REPO / "submissions" / name, tmp_path / "submissions" / name)
+    common = ["--results", str(tmp_path / "results"), "--submissions", str(tmp_path / "submissions")]
+    assert main(["--tasks", str(tiny_root), "run", *common, "--quiet", "--no-table",
+                 "--save-runs", str(tmp_path / "runs")]) == 0
+    saved = tmp_path / "runs" / "tiny" / "test" / "prf-bm25@bm25.run"
+    assert saved.is_file()
+    # export-run searches again (the result is current and left alone) and writes the same bytes.
+    result = tmp_path / "results" / "tiny" / "test" / "prf-bm25@bm25.json"
+    stamp = result.read_bytes()
+    assert main(["--tasks", str(tiny_root), "export-run", "prf-bm25@bm25", "--task", "tiny", "--out",
+                 str(tmp_path / "out.run"), *common]) == 0
+    assert (tmp_path / "out.run").read_bytes() == saved.read_bytes() and result.read_bytes() == stamp
+    assert main(["--tasks", str(tiny_root), "export-run", "nope@bm25", "--task", "tiny", "--out",
+                 str(tmp_path / "x.run"), *common]) == 2
+    assert "no submission defines the system 'nope@bm25'" in capsys.readouterr().out
+
+    values = {p.stem: json.loads(p.read_text())["metrics"]["ndcg_cut_10"]
+              for p in (tmp_path / "results" / "tiny" / "test").glob("*.json")}
+    assert main(["--tasks", str(tiny_root), "show", "--format", "csv", *common]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert {r["system"]: float(r["tiny/test"]) for r in rows} == pytest.approx(values, abs=5e-7)
+    assert main(["--tasks", str(tiny_root), "show", "--format", "json", *common]) == 0
+    assert {s: v["tiny/test"] for s, v in json.loads(capsys.readouterr().out).items()} == values
+    assert main(["--tasks", str(tiny_root), "show", "--format", "markdown", *common]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0] == "| system | tiny/test |" and f"| `none@bm25` | {values['none@bm25']:.4f} |" in table
