@@ -312,7 +312,7 @@ def import_beir(src: Path, dest: Path, task_id: str, family: str = "tool", force
         raise
     warnings = () if qrels.get("train") else (
         f"{src / 'qrels'}: no train split: the protocol's mandatory fine-tuned reference cannot be trained, so "
-        "`iqbench run` reports its rows as failed",)
+        "`iqbench run` reports the fine-tuned rows as not applicable",)
     return ImportedTask(final, {s: len(j) for s, j in qrels.items()}, {s: len(j) for s, j in source.items()},
                         warnings)
 

@@ -92,3 +92,20 @@ def test_cli_save_runs_export_run_and_show_formats(tiny_root, tmp_path, capsys):
     assert main(["--tasks", str(tiny_root), "show", "--format", "markdown", *common]) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0] == "| system | tiny/test |" and f"| `none@bm25` | {values['none@bm25']:.4f} |" in table
+
+
+def test_a_task_without_a_train_split_has_no_fine_tuned_rows(tiny_root, tmp_path):
+    """An imported task may lack a train split: its fine-tuned rows are not applicable (said so),
+    never a bare KeyError, and the other rows are computed."""
+    from benchmark.task import write_checksums, write_suite
+
+    (tiny_root / "tiny" / "qrels" / "train.tsv").unlink()
+    write_checksums(tiny_root / "tiny")
+    write_suite(tiny_root, "tiny-suite", "0.0", ["tiny"])
+    shutil.copytree(REPO / "submissions" / "bm25", tmp_path / "submissions" / "bm25")
+    subs = load_submissions(tmp_path / "submissions")
+    summary = run_suite(load_suite(tiny_root), subs, expand_all(subs), tmp_path / "results", show_progress=False)
+    assert not summary.failed
+    assert [p.stem for p in summary.written] == ["none@bm25"]
+    assert summary.skipped == ["tiny/test/none@minilm-l6-ft: task 'tiny' has no train split to fine-tune on "
+                               "(qrels/train.tsv)"]

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Callable, Mapping
 from tqdm import tqdm
 
 from benchmark import device
+from benchmark.augmenters.base import NotApplicable
 from benchmark.retrievers.adapters import ADAPTER_FILE, LoraSpec, apply_lora, save_adapter
 from benchmark.retrievers.base import RetrieverInput, TrainingData
 from benchmark.storage import cache_dir, publish_dir, sha256_json
@@ -195,6 +196,8 @@ def _judged(task, split: str, query_ids: list[str] | None = None,
             ) -> tuple[list[tuple[str, frozenset[str]]], set[str]]:
     """(query id, relevant doc ids) per query of the split with a relevant document, in qrels
     order, and every document judged for the chosen queries (`query_ids`: only those)."""
+    if split not in task.qrels:  # e.g. an imported task without a train split: the fine-tuned rows do not exist
+        raise NotApplicable(f"task {task.id!r} has no {split} split to fine-tune on (qrels/{split}.tsv)")
     qrels = task.qrels[split]
     chosen = {q: qrels[q] for q in query_ids} if query_ids is not None else qrels
     relevant = [(qid, frozenset(d for d, g in rel.items() if g >= 1)) for qid, rel in chosen.items()]
