@@ -2,37 +2,44 @@
 
 from __future__ import annotations
 
-import csv
-import io
+from typing import TYPE_CHECKING
 
 from benchmark.cite import latex_escape, suite_bibtex
 from benchmark.metrics import LABELS, METRICS
 from leaderboard.view import Leaderboard
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CSV_FIELDS = ("system", "role", "submission", "reference", "task", "split", "family", "unseen", *METRICS,
               "added_tokens_per_query", "llm_tokens_per_query", "delta_vs_reference", "ci_low", "ci_high",
               "p_value", "p_holm", "verdict", "official")
 
 
-def to_csv(board: Leaderboard) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_FIELDS)
+def board_frame(board: Leaderboard) -> "pd.DataFrame":
+    """Every cell of the board as one row (CSV_FIELDS): what the CSV download holds, as a DataFrame
+    for analysis (pandas is imported only here)."""
+    import pandas as pd
+
+    rows = []
     for row in board.rows:
         for col in board.columns:
             cell = row.cells.get(col.key)
             if cell is None:
                 continue
             c = cell.comparison
-            writer.writerow([
+            rows.append([
                 row.system_id, row.role, row.submission or "", row.reference, col.task_id, col.split, col.family,
-                int(col.unseen), *(f"{cell.cell.metrics[m]:.6f}" for m in METRICS),
-                f"{cell.cell.added_tokens:.2f}", f"{cell.cell.llm_tokens:.2f}",
-                *((f"{c.delta:.6f}", f"{c.ci_low:.6f}", f"{c.ci_high:.6f}", f"{c.p_value:.6f}",
-                   f"{cell.adjusted_p:.6f}", cell.verdict) if c else ("", "", "", "", "", "")),
+                int(col.unseen), *(cell.cell.metrics[m] for m in METRICS), cell.cell.added_tokens,
+                cell.cell.llm_tokens,
+                *((c.delta, c.ci_low, c.ci_high, c.p_value, cell.adjusted_p, cell.verdict) if c else (None,) * 6),
                 int(cell.cell.official),
             ])
-    return out.getvalue()
+    return pd.DataFrame(rows, columns=list(CSV_FIELDS))
+
+
+def to_csv(board: Leaderboard) -> str:
+    return board_frame(board).to_csv(index=False, float_format="%.6f", lineterminator="\n")
 
 
 def to_latex(board: Leaderboard) -> str:
