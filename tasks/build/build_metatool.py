@@ -33,6 +33,13 @@ CITATION = """
 """
 
 
+def source_meta() -> dict:
+    """The card's source fields, shared by every task built from MetaTool."""
+    return {"source_name": "MetaTool", "repo": "https://github.com/HowieHwong/MetaTool",
+            "commit": source_commit("metatool"), "license": "MIT",
+            "files": ["dataset/data/all_clean_data.csv", "dataset/plugin_des.json"], "citation": CITATION}
+
+
 def is_broken(text: str) -> bool:
     return bool(CHATTER.match(text)) or "\n" in text or len(text.split()) < 2
 
@@ -122,12 +129,7 @@ def main() -> None:
             f"{naming} of {TEST_SIZE + OOD_SIZE} evaluation queries contain a relevant tool's name, "
             "mostly because the name is an ordinary word (hadith, Broadway, chess); they are kept."
         ),
-        "source_name": "MetaTool",
-        "repo": "https://github.com/HowieHwong/MetaTool",
-        "commit": source_commit("metatool"),
-        "license": "MIT",
-        "files": ["dataset/data/all_clean_data.csv", "dataset/plugin_des.json"],
-        "citation": CITATION,
+        **source_meta(),
     }
     finish_task(task_dir, meta, "metatool", {k: len(v) for k, v in splits.items()}, ["test", "test_ood"])
 

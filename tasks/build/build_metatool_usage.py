@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from build_metatool import CITATION, clean_requests
-from common import SOURCES_DIR, finish_task, fresh_task_dir, rng, source_commit, write_jsonl, write_qrels
+from build_metatool import clean_requests, source_meta
+from common import SOURCES_DIR, finish_task, fresh_task_dir, rng, write_jsonl, write_qrels
 
 from benchmark.signals import daypart, day_kind
 
@@ -362,12 +362,7 @@ def card(built: dict, sizes: Sizes, dropped_names: int) -> dict:
             f"{no_usage['test']:.0%} of test and {no_usage['test_ood']:.0%} of test_ood queries have no use of "
             f"the query's group in their usage window; {history_share:.0%} of queries have history."
         ),
-        "source_name": "MetaTool",
-        "repo": "https://github.com/HowieHwong/MetaTool",
-        "commit": source_commit("metatool"),
-        "license": "MIT",
-        "files": ["dataset/data/all_clean_data.csv", "dataset/plugin_des.json"],
-        "citation": CITATION,
+        **source_meta(),
         "accuracies": acc,
     }
 
