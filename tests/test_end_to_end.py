@@ -138,7 +138,7 @@ def test_changed_configuration_makes_results_stale(first_run, tmp_path):
     subs = tmp_path / "subs"
     shutil.copytree(REPO / "submissions", subs, ignore=shutil.ignore_patterns("prf-bm25"))  # its none@bm25 row
     manifest = subs / "bm25" / "submission.toml"
-    manifest.write_text(manifest.read_text() + 'args = { k1 = 1.2 }\n')
+    manifest.write_text(manifest.read_text().replace('use = "bm25"\n', 'use = "bm25"\nargs = { k1 = 1.2 }\n'))
     summary = run(tiny_root, subs, results)
     assert [p.name for p in summary.written] == ["none@bm25.json"]
     assert read_result(results / "tiny" / "test" / "none@bm25.json")["system"]["retriever"]["args"] == {"k1": 1.2}

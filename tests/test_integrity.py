@@ -105,7 +105,7 @@ def test_truncated_and_schema_invalid_files_are_refused(bm25_run):
 def test_stale_task_and_configuration_are_refused(bm25_run):
     tiny_root, subs_dir, results, path = bm25_run
     manifest = subs_dir / "bm25" / "submission.toml"
-    manifest.write_text(manifest.read_text() + "args = { k1 = 1.2 }\n")
+    manifest.write_text(manifest.read_text().replace('use = "bm25"\n', 'use = "bm25"\nargs = { k1 = 1.2 }\n'))
     [refused] = _board(tiny_root, subs_dir, results).refused
     assert "system.config_sha256: stale" in str(refused)
     manifest.write_text(manifest.read_text().replace("args = { k1 = 1.2 }\n", ""))
