@@ -84,10 +84,11 @@ def _submissions(tmp_path: Path, names: tuple[str, ...]) -> list:
 @pytest.mark.slow
 def test_context_tuning_learns_what_only_the_context_says(usage_root, cache, tmp_path):
     suite = load_suite(usage_root)
-    subs = _submissions(tmp_path, ("dense-minilm", "context-tuning"))
+    subs = _submissions(tmp_path, ("dense-minilm", "context-tuning", "context-tuning-ranker"))
     systems = expand_all(subs)
     assert [s.id for s in systems] == ["none@minilm-l6", "none@minilm-l6-ft", "none@context-tuning",
-                                      "none@context-tuning-ft"]
+                                      "none@context-tuning-ft", "none@context-tuning-ranker",
+                                      "none@context-tuning-ranker-ft"]
     summary = run_suite(suite, subs, systems, tmp_path / "results", show_progress=False)
     assert not summary.failed, summary.failed
 
@@ -107,6 +108,12 @@ def test_context_tuning_learns_what_only_the_context_says(usage_root, cache, tmp
     assert fp["ranker_sha256"] in tuned["provenance"]["models"].values()
     # The fine-tuned cell's dense model is the reference's own (same recipe, same train queries).
     assert fp["dense"]["weights_sha256"] == text_only["system"]["retriever"]["fingerprint"]["weights_sha256"]
+    # Without the fusion the same ranker's list is the answer: each user's app first. Untrained, the
+    # ablation is context tuning's own pipeline, query for query.
+    ranker_only = ndcg("none@context-tuning-ranker-ft")
+    assert ranker_only["system"]["retriever"]["fingerprint"]["ranker_sha256"] == fp["ranker_sha256"]
+    assert ranker_only["metrics"]["recip_rank_10"] > 0.95 > tuned["metrics"]["recip_rank_10"]
+    assert ndcg("none@context-tuning-ranker")["per_query"] == ndcg("none@context-tuning")["per_query"]
 
     # Same command, empty results: identical per-query values (cached ranker, deterministic features).
     again = run_suite(suite, subs, systems, tmp_path / "again", show_progress=False)

@@ -7,13 +7,14 @@ from typing import Any, Callable
 
 from benchmark.retrievers.base import ContextAwareRetriever, Retriever, RetrieverInput, Run, TrainableRetriever
 from benchmark.retrievers.bm25 import BM25Retriever
-from benchmark.retrievers.context_tuning import ContextTuningRetriever
+from benchmark.retrievers.context_tuning import ContextTuningRankerRetriever, ContextTuningRetriever
 from benchmark.retrievers.dense import DenseRetriever
 
 RETRIEVERS: dict[str, Callable[..., Retriever]] = {
     "bm25": BM25Retriever,
     "dense": DenseRetriever,
     "context-tuning": ContextTuningRetriever,
+    "context-tuning-ranker": ContextTuningRankerRetriever,
 }
 # The suite's default fine-tuned dense retriever: the reference for retrievers that cannot be fine-tuned.
 DEFAULT_REFERENCE = {"use": "dense", "args": {"model": "minilm-l6"}}

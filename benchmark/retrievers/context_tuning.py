@@ -9,7 +9,8 @@ reruns are bit-identical, trained on at most MAX_TRAIN_QUERIES train queries (se
 over the documents judged in train, early-stopped on nDCG@10 of the dev split (or, without
 one, of a seeded HOLDOUT share of the train queries held out from the ranker). The final
 ranking fuses the ranker's list with the fine-tuned dense ranking: RRF with k = 60 (Cormack
-et al. 2009), score = sum over lists of 1 / (60 + rank), rank from 1.
+et al. 2009), score = sum over lists of 1 / (60 + rank), rank from 1 (`context-tuning-ranker`:
+the ranker's list alone, an ablation of that fusion).
 
 Untrained (the protocol's pretrained cell), the pipeline is the fusion of its base rankings:
 RRF of the pretrained dense model's and BM25's lists. Fine-tuned, the dense model is the
@@ -206,6 +207,8 @@ class ContextTuningRetriever:
     """Reads the query's context; fine-tuned, a LambdaMART ranker fused with fine-tuned dense search."""
 
     name = "context-tuning"
+    FUSED = True
+    """Trained, fuse the ranker's list with the fine-tuned dense ranking (RRF), as the paper does."""
     reads_context = True
     version = 1
     """Feature, candidate and fusion rules: part of every result's configuration."""
@@ -220,7 +223,7 @@ class ContextTuningRetriever:
     def fingerprint(self) -> dict:
         import bm25s
 
-        info = {"name": f"context-tuning{'-ft' if self.ranker else ''}", "dense": self.dense.fingerprint(),
+        info = {"name": f"{self.name}{'-ft' if self.ranker else ''}", "dense": self.dense.fingerprint(),
                 "bm25": BM25Retriever().fingerprint(), "bm25s": bm25s.__version__, "rrf_k": RRF_K,
                 "candidates": CANDIDATES, "features": FEATURES_VERSION}
         if self.ranker:
@@ -249,9 +252,9 @@ class ContextTuningRetriever:
                 matched = cand if full or inp.query.candidates is not None else cand[bm25[r][cand] > 0]
                 lists.append([[ids[i] for i in cand[np.argsort(-dense[r][cand], kind="stable")][:depth]],
                               [ids[i] for i in matched[np.argsort(-bm25[r][matched], kind="stable")][:depth]]])
-        else:  # the ranker's list of the candidates, fused with the fine-tuned dense ranking
+        else:  # the ranker's list of the candidates, fused with the fine-tuned dense ranking (if FUSED)
             lists = [[[ids[i] for i in cand[np.argsort(-self.ranker.predict(features), kind="stable")]],
-                      [ids[i] for i in semantic[:depth]]]
+                      *([[ids[i] for i in semantic[:depth]]] if self.FUSED else [])]
                      for cand, features, semantic in self._index.features(rows, full)]
         run: Run = {}
         for qid, ranking in zip(qids, lists):
@@ -261,4 +264,14 @@ class ContextTuningRetriever:
 
     def finetune(self, training: TrainingData) -> "ContextTuningRetriever":
         dense = self.dense.finetune(training.pairs, training.corpus)
-        return ContextTuningRetriever(self.model, dense, train_ranker(dense, training))
+        return type(self)(self.model, dense, train_ranker(dense, training))
+
+
+class ContextTuningRankerRetriever(ContextTuningRetriever):
+    """Context tuning without its last step: trained, the ranking is the LambdaMART ranker's own
+    (same features, candidates, ranker and cache), not fused with the text-only dense ranking.
+    An ablation: RRF gives the text-only list an equal vote, which costs where the answer lives in
+    the signals rather than the text (the usage task). Untrained it is context tuning's pipeline."""
+
+    name = "context-tuning-ranker"
+    FUSED = False
