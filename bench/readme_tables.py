@@ -17,8 +17,9 @@ from benchmark.task import load_suite
 from leaderboard.view import build_leaderboard
 
 MARK = {"better": "▲", "worse": "▼"}
+SKIPPED = ("dense-minilm", "bm25")  # their verdicts are the protocol's own rows
 ORDER = ("none@bm25", "none@minilm-l6", "none@minilm-l6-ft", "context-minilm@minilm-l6", "context-minilm@minilm-l6-ft",
-         "context-minilm@minilm-l6-ftA", "none@context-tuning", "none@context-tuning-ft", "oracle-minilm@minilm-l6",
+         "context-minilm@minilm-l6-ftA", "none@context-tuning", "none@context-tuning-ft", "none@context-tuning-ranker-ft", "oracle-minilm@minilm-l6",
          "oracle-minilm@minilm-l6-ft")
 NOTE = {"none@minilm-l6-ft": " (reference)", "none@context-tuning": " (untrained)", "oracle-minilm@minilm-l6": " (oracle)",
         "oracle-minilm@minilm-l6-ft": " (oracle)"}
@@ -57,7 +58,7 @@ def augmenter_table(board) -> list[str]:
     lines = ["| submission | Δ pre | Δ ref | Δ on top | Δ -ftA | +tokens | LLM tokens | splits |",
              "|---|---|---|---|---|---|---|---|"]
     for v in board.verdicts:
-        if v.role == "oracle" or v.submission in ("dense-minilm", "bm25"):
+        if v.role == "oracle" or v.submission in SKIPPED:
             continue
         matched = _signed(v.matched - v.reference) if v.matched is not None else (
             "–" if v.reads_context or "bm25" in v.ids["augmented"] else "n/a")
@@ -72,7 +73,7 @@ def family_table(board) -> list[str]:
     families = list(dict.fromkeys(c.family for c in board.columns))
     lines = ["| submission | " + " | ".join(families) + " |", "|---|" + "---|" * len(families)]
     for v in board.verdicts:
-        if v.role == "oracle" or v.submission in ("dense-minilm", "bm25"):
+        if v.role == "oracle" or v.submission in SKIPPED:
             continue
         by = {f.family: f for f in v.families}
         cells = []
