@@ -177,11 +177,14 @@ def read_qrels(path: Path, queries: Mapping[str, SourceQuery],
     return qrels
 
 
-def _toml_string(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)  # JSON escaping is a subset of TOML's basic strings
+def toml_string(value: str) -> str:
+    """A TOML basic string (JSON escaping is a valid subset)."""
+    return json.dumps(value, ensure_ascii=False)
 
 
-def _toml_multiline(value: str) -> str:
+def toml_multiline(value: str) -> str:
+    """A TOML literal multi-line string, lines stripped of trailing spaces (so hashes survive editors)."""
+    assert "'''" not in value
     lines = [line.rstrip() for line in value.strip().splitlines()]
     return "'''\n" + "\n".join(lines) + "\n'''"
 
@@ -201,13 +204,13 @@ def task_toml(task_id: str, family: str, source_name: str, files: list[str], spl
              + (f" Queries without judgments dropped: {dropped:,}." if dropped else "")
              + " BEIR query metadata is not kept; a query's `context` object is.")
     lines = [
-        f"id = {_toml_string(task_id)}",
+        f"id = {toml_string(task_id)}",
         f"title = {_fill_in('a one-line title (required)')}",
-        f"family = {_toml_string(family)}",
-        f"main_metric = {_toml_string('ndcg_cut_10')}",
+        f"family = {toml_string(family)}",
+        f"main_metric = {toml_string('ndcg_cut_10')}",
         f"eval_splits = {json.dumps(eval_splits)}",
         f"description = {_fill_in('what makes these queries implicit, in a paragraph (required)')}",
-        f"notes = {_toml_multiline(notes)}",
+        f"notes = {toml_multiline(notes)}",
         f"caveats = {_fill_in('known problems of the data (optional)')}",
         "",
         "[source]",
@@ -224,13 +227,15 @@ def task_toml(task_id: str, family: str, source_name: str, files: list[str], spl
     return "\n".join(lines)
 
 
-def _write_jsonl(path: Path, rows: Iterable[dict]) -> None:
+def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
     with path.open("w", encoding="utf-8", newline="\n") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def _write_qrels(path: Path, qrels: Mapping[str, Mapping[str, int]]) -> None:
+def write_qrels_tsv(path: Path, qrels: Mapping[str, Mapping[str, int]]) -> None:
+    """BEIR's qrels format with its header, queries and documents sorted (what the loader reads)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="\n") as f:
         f.write("\t".join(QRELS_HEADER) + "\n")
         for qid in sorted(qrels):
@@ -281,11 +286,11 @@ def import_beir(src: Path, dest: Path, task_id: str, family: str = "tool", force
     try:
         tmp.chmod(umask_mode(0o777))  # mkdtemp's 0700 would hide the task from other users
         (tmp / "qrels").mkdir()
-        _write_jsonl(tmp / "corpus.jsonl", ({"_id": d.id, "title": d.title, "text": d.text} for d in corpus.values()))
-        _write_jsonl(tmp / "queries.jsonl", ({"_id": q.id, "text": q.text, "context": dict(q.context)}
+        write_jsonl(tmp / "corpus.jsonl", ({"_id": d.id, "title": d.title, "text": d.text} for d in corpus.values()))
+        write_jsonl(tmp / "queries.jsonl", ({"_id": q.id, "text": q.text, "context": dict(q.context)}
                                              for q in queries.values() if q.id in kept))
         for split, judgments in qrels.items():
-            _write_qrels(tmp / "qrels" / f"{split}.tsv", judgments)
+            write_qrels_tsv(tmp / "qrels" / f"{split}.tsv", judgments)
         files = ["corpus.jsonl", "queries.jsonl", *(f"qrels/{s}.tsv" for s in qrels)]
         (tmp / "task.toml").write_text(
             task_toml(task_id, family, src.resolve().name, files, {s: len(j) for s, j in qrels.items()},

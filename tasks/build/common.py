@@ -15,20 +15,15 @@ from pathlib import Path
 from typing import Iterable
 
 from benchmark.task import write_checksums
+from benchmark.task_import import EVAL_CAP, SUITE_SEED, cap_queries, toml_multiline, toml_string, write_jsonl  # noqa: F401
+from benchmark.task_import import write_qrels_tsv as write_qrels  # noqa: F401 (the builders' name)
 from benchmark.trec import UNSAFE
 
 TASKS_DIR = Path(__file__).resolve().parents[1]
 SOURCES_DIR = Path(os.environ.get("IQBENCH_SOURCES", TASKS_DIR.parents[1] / "shared" / "sources"))
-SEED = 20231  # the suite's build seed; changing it changes every task
-EVAL_CAP = 1000  # most queries per evaluation split: a local LLM augments the suite in hours
-
-
-def cap_queries(qids: Iterable[str], salt: str, cap: int = EVAL_CAP) -> list[str]:
-    """A seeded sample of at most `cap` query ids (all of them when fewer), in sorted order."""
-    qids = sorted(set(qids))
-    if len(qids) <= cap:
-        return qids
-    return sorted(rng(f"cap:{salt}").sample(qids, cap))
+SEED = SUITE_SEED  # the suite's build seed; changing it changes every task
+# EVAL_CAP: most queries per evaluation split (a local LLM augments the suite in hours); cap_queries
+# samples a split down to it. Both shared with `iqbench task import`, so imported tasks are capped alike.
 
 
 def rng(salt: str) -> random.Random:
@@ -46,12 +41,6 @@ def read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
-    with path.open("w", encoding="utf-8", newline="\n") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n")
-
-
 def trec_safe_ids(names: Iterable[str]) -> dict[str, str]:
     """Source name -> document id with each run of whitespace or control characters made '_'
     (TREC files split on whitespace); two names that would meet stop the build."""
@@ -59,26 +48,6 @@ def trec_safe_ids(names: Iterable[str]) -> dict[str, str]:
     if len(set(ids.values())) != len(ids):
         raise SystemExit("two source names give the same TREC-safe document id")
     return ids
-
-
-def write_qrels(path: Path, qrels: dict[str, dict[str, int]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="\n") as f:
-        f.write("query-id\tcorpus-id\tscore\n")
-        for qid in sorted(qrels):
-            for did in sorted(qrels[qid]):
-                f.write(f"{qid}\t{did}\t{qrels[qid][did]}\n")
-
-
-def toml_string(value: str) -> str:
-    """A TOML basic string (JSON escaping is a valid subset)."""
-    return json.dumps(value, ensure_ascii=False)
-
-
-def toml_multiline(value: str) -> str:
-    assert "'''" not in value
-    lines = [line.rstrip() for line in value.strip().splitlines()]  # no trailing spaces: hashes survive editors
-    return "'''\n" + "\n".join(lines) + "\n'''"
 
 
 def fresh_task_dir(task_id: str, root: Path | None = None) -> Path:
