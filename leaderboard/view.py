@@ -281,7 +281,9 @@ def _verdicts(rows: list[RowView], submissions: Mapping[str, Submission],
         baseline = by_id.get(reference.system_id.removesuffix("-ft") if baseline_id == pre.system_id else baseline_id)
         if baseline is None:
             continue
-        cols = [c for c in pre.cells if c in ft.cells and c in reference.cells and c in baseline.cells]
+        order = {c: i for i, c in enumerate(families)}  # the board's columns: suite order
+        cols = sorted((c for c in pre.cells if c in ft.cells and c in reference.cells and c in baseline.cells),
+                      key=lambda c: (order.get(c, len(order)), c))
         if not cols:
             continue
         covered = matched is not None and all(c in matched.cells for c in cols)
