@@ -20,6 +20,8 @@ EXPECTED = {
     "context-minilm@minilm-l6-ftA": "submission",
     "none@context-tuning": "submission",
     "none@context-tuning-ft": "submission",
+    "none@context-tuning-ranker": "submission",
+    "none@context-tuning-ranker-ft": "submission",
     "oracle-minilm@minilm-l6": "oracle",
     "oracle-minilm@minilm-l6-ft": "oracle",
     "prf-bm25@bm25": "submission",
