@@ -26,7 +26,8 @@ NOTE = {"none@minilm-l6-ft": " (reference)", "none@context-tuning": " (untrained
 
 
 def _signed(value: float) -> str:
-    return f"{value:+.3f}".replace("-", "−")
+    text = f"{value:+.3f}"
+    return "0.000" if text in ("+0.000", "-0.000") else text.replace("-", "−")
 
 
 def baseline_table(board) -> list[str]:
@@ -60,10 +61,11 @@ def augmenter_table(board) -> list[str]:
     for v in board.verdicts:
         if v.role == "oracle" or v.submission in SKIPPED:
             continue
+        tokens = f"{v.added_tokens:.0f}".replace("-", "−")
         matched = _signed(v.matched - v.reference) if v.matched is not None else (
             "–" if v.reads_context or "bm25" in v.ids["augmented"] else "n/a")
         lines.append(f"| `{v.submission}` | {_signed(v.augmented - v.baseline)} | {_signed(v.augmented - v.reference)} | "
-                     f"{_signed(v.augmented_finetuned - v.reference)} | {matched} | {v.added_tokens:.0f} | "
+                     f"{_signed(v.augmented_finetuned - v.reference)} | {matched} | {tokens} | "
                      f"{v.llm_tokens:.0f} | {len(v.columns)} |")
     return lines
 
