@@ -104,11 +104,12 @@ def cmd_export_run(args: argparse.Namespace) -> int:
     split = args.split or task.eval_splits[0]
     if split not in task.qrels:
         raise TaskError(f"task {task.id!r} has no split {split!r} (it has: {', '.join(task.splits)})")
-    systems = [s for s in expand_all(load_submissions(args.submissions), failures=[]) if s.id == args.system]
+    submissions = load_submissions(args.submissions)
+    systems = [s for s in expand_all(submissions, failures=[]) if s.id == args.system]
     if not systems:
         raise TaskError(f"no submission defines the system {args.system!r} (see `iqbench show`)")
     with tempfile.TemporaryDirectory(prefix="iqbench-run-") as tmp:
-        summary = run_suite(suite, load_submissions(args.submissions), systems, args.results, [task.id], [split],
+        summary = run_suite(suite, submissions, systems, args.results, [task.id], [split],
                             show_progress=False, runs=Path(tmp))
         made = run_path(Path(tmp), task.id, split, args.system)
         if not made.is_file():
