@@ -33,6 +33,8 @@ class Row:
     cells: dict[tuple[str, str], Cell] = field(default_factory=dict)
     finetuned_on: str = "query"
     """"augmented" for the -ftA cell (fine-tuned on the augmenter's own train inputs)."""
+    label_budget: int | None = None
+    """Train queries a label-budget curve point was fine-tuned on (role "budget")."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,8 @@ def build_board(results_dir: Path, task_order: list[str] | None = None,
         retriever = sys_.get("retriever", {})
         row = rows.setdefault(sys_["id"], Row(sys_["id"], sys_["role"], sys_.get("submission"), sys_.get("reference", ""),
                                               bool(retriever.get("finetuned")),
-                                              finetuned_on=retriever.get("finetuned_on", "query")))
+                                              finetuned_on=retriever.get("finetuned_on", "query"),
+                                              label_budget=retriever.get("label_budget")))
         col = (task["id"], task["split"])
         columns.add(col)
         cost = rec["cost"]

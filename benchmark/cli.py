@@ -103,8 +103,8 @@ def show(results: Path, suite: Suite, submissions: list[Submission], task_ids: l
     print_refused(refused)
     if task_ids:
         board.columns[:] = [c for c in board.columns if c[0] in task_ids]
-    if systems is not None:
-        board.rows[:] = [r for r in board.rows if r.system_id in systems]
+    board.rows[:] = [r for r in board.rows  # curve points only when named: the board's page shows them
+                     if (r.system_id in systems if systems is not None else r.role != "budget")]
     if not board.rows:
         console.print(f"No results in {results}.")
         return 1 if refused else 0
@@ -134,14 +134,16 @@ def show(results: Path, suite: Suite, submissions: list[Submission], task_ids: l
 
 
 def _systems(args: argparse.Namespace, submissions, failures: list[str] | None = None) -> list:
-    systems = expand_all(submissions, failures)
+    """The submissions' systems; the label-budget curve points only with --label-budget or when
+    --only names them."""
+    systems = expand_all(submissions, failures, label_budget=True)
     if args.only:
         unknown = set(args.only) - {s.id for s in systems}
         if unknown:
             raise SubmissionError(f"--only: no such system {', '.join(sorted(unknown))}; "
                                   f"these submissions give: {', '.join(s.id for s in systems)}")
-        systems = [s for s in systems if s.id in args.only]
-    return systems
+        return [s for s in systems if s.id in args.only]
+    return [s for s in systems if s.role != "budget" or getattr(args, "label_budget", False)]
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -295,6 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", action="append", help="task id (repeatable; default: the whole suite)")
     p.add_argument("--split", action="append", help="split (repeatable; default: each task's evaluation splits)")
     p.add_argument("--only", action="append", metavar="SYSTEM", help="system id (repeatable; default: all systems)")
+    p.add_argument("--label-budget", action="store_true",
+                   help="also the reference's label-budget curve: its recipe on 16, 64, 256 and 1,024 train "
+                        "queries (4 fine-tunings per task: hours on 2 cores; resumable)")
     _results_option(p)
     _submissions_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 
 SCHEMA = "iqbench.result/1"
 HASH_FIELD = "content_sha256"
-ROLES = ("baseline", "reference", "submission", "oracle")
-"""What a system is on the board (the protocol assigns them)."""
+ROLES = ("baseline", "reference", "submission", "oracle", "budget")
+"""What a system is on the board (the protocol assigns them; "budget": a label-budget curve point,
+shown on its own page, never in the main table)."""
 AGGREGATE_TOLERANCE = 1e-12
 """Aggregates are fmean of the stored per-query values; JSON keeps floats exactly, so only a
 different summation order could move them, by far less than this."""

@@ -42,6 +42,8 @@ class System:
     finetuned_on: str = "query"
     """What the fine-tuning read: "query" (the bare query, the reference's recipe) or
     "augmented" (A's own output for each train query: the -ftA cell)."""
+    label_budget: int | None = None
+    """A label-budget curve point: the reference recipe on the first n train queries (None: all of them)."""
 
 
 def retriever_label(spec: ComponentSpec) -> str:
@@ -89,8 +91,22 @@ def expand(submission: Submission) -> list[System]:
     return systems
 
 
-def expand_all(submissions: list[Submission], failures: list[str] | None = None) -> list[System]:
-    """Systems of all submissions, each once, in a stable order (shared rows first).
+def label_budget_systems(systems: list[System]) -> list[System]:
+    """The label-budget curve of the suite's default reference (when `systems` hold it): its recipe
+    trained on n train queries for each size of benchmark.label_budget.SIZES (role "budget")."""
+    from benchmark.label_budget import SIZES
+
+    default = ComponentSpec(**DEFAULT_REFERENCE)
+    references = [s for s in systems if s.role == "reference" and s.retriever == default and s.folder is None]
+    return [System(f"{ref.id}-n{n}", "budget", None, ref.augmenter, ref.retriever, True, ref.id, label_budget=n)
+            for ref in references[:1] for n in SIZES]
+
+
+def expand_all(submissions: list[Submission], failures: list[str] | None = None,
+               label_budget: bool = False) -> list[System]:
+    """Systems of all submissions, each once, in a stable order (shared rows first); with
+    `label_budget`, the reference's label-budget curve too (computed only when asked: hours of
+    fine-tuning; see benchmark.label_budget).
 
     With a `failures` list, a submission whose components cannot be resolved is recorded
     there and left out, so that it does not stop the others.
@@ -108,5 +124,8 @@ def expand_all(submissions: list[Submission], failures: list[str] | None = None)
             if system.id in seen and seen[system.id] != system:
                 raise ValueError(f"system {system.id!r} is defined differently by two submissions")
             seen.setdefault(system.id, system)
+    systems = list(seen.values())
+    if label_budget:
+        systems += label_budget_systems(systems)
     order = {role: i for i, role in enumerate(ROLES)}
-    return sorted(seen.values(), key=lambda s: (order[s.role], s.id))
+    return sorted(systems, key=lambda s: (order[s.role], s.label_budget or 0, s.id))

@@ -106,8 +106,9 @@ def _model_problem(record: dict, reference: dict) -> str | None:
     weights hash), or their difference would measure two trainings rather than one augmenter."""
     mine, theirs = record["system"]["retriever"], reference["system"]["retriever"]
     same_retriever = (mine["use"], mine["args"]) == (theirs["use"], theirs["args"])
-    # The -ftA cell is fine-tuned on the augmenter's own inputs: another model by design.
-    on_queries = mine.get("finetuned_on", "query") == "query"
+    # The -ftA cell (the augmenter's own inputs) and a label-budget point (fewer queries, fewer steps)
+    # are other models by design.
+    on_queries = mine.get("finetuned_on", "query") == "query" and "label_budget" not in mine
     if not (mine["finetuned"] and theirs["finetuned"] and same_retriever and on_queries):
         return None
     a, b = mine["fingerprint"].get("weights_sha256"), theirs["fingerprint"].get("weights_sha256")

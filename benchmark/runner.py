@@ -14,7 +14,7 @@ from typing import Callable
 
 from tqdm import tqdm
 
-from benchmark import device
+from benchmark import device, label_budget
 from benchmark.augmenters import (
     Augmentation, Augmenter, NotApplicable, TaskAware, TaskView, build_augmenter, visible_query,
 )
@@ -24,12 +24,12 @@ from benchmark.guardrails import (
 )
 from benchmark.metrics import aggregate, evaluate
 from benchmark.plugins import content_hashes, resolve
-from benchmark.protocol import System
+from benchmark.protocol import System, label_budget_systems
 from benchmark.integrity import SCHEMA, TaskFacts
 from benchmark.results import Expectations, provenance, result_path, stale_reasons, write_result
 from benchmark.retrievers import Retriever, build_retriever
 from benchmark.retrievers.base import TrainingData, finetune, reads_context, search
-from benchmark.retrievers.finetune import DEFAULT_RECIPE, training_set
+from benchmark.retrievers.finetune import DEFAULT_RECIPE, FinetuneRecipe, training_set
 from benchmark.storage import cache_dir, sha256_json
 from benchmark.submission import Submission
 from benchmark.task import Query, Suite, Task
@@ -95,7 +95,8 @@ class _Retrievers:
         trained_on = None
         if system.finetuned and system.finetuned_on == "augmented":  # A's inputs: one model per augmenter
             trained_on = (system.augmenter.use, repr(sorted(system.augmenter.args.items())), system.folder)
-        return spec.use, repr(sorted(spec.args.items())), system.finetuned, trained_on, _code_folder(system)
+        return (spec.use, repr(sorted(spec.args.items())), system.finetuned, trained_on, _code_folder(system),
+                system.label_budget)
 
     def evict(self, system: System) -> None:
         self._built.pop(self._key(system), None)
@@ -105,7 +106,9 @@ class _Retrievers:
         if key not in self._built:
             retriever = build_retriever(system.retriever.use, system.retriever.args, _code_folder(system))
             if system.finetuned:
-                retriever = finetune(retriever, self.training(system, with_dev=reads_context(retriever)))
+                retriever = finetune(retriever, self.training(system, with_dev=reads_context(retriever)),
+                                     label_budget.recipe(self.task, system.label_budget) if system.label_budget
+                                     else None)
             retriever.index(self.task.corpus)
             self._built[key] = retriever
         return self._built[key]
@@ -114,7 +117,8 @@ class _Retrievers:
         """The train split as the system's fine-tuning reads it: bare queries for the reference
         recipe, the augmenter's own output for the -ftA cell (NotApplicable if it has none)."""
         if system.finetuned_on != "augmented":
-            return training_set(self.task, lambda queries: [q.text for q in queries], with_dev)
+            chosen = label_budget.subset(self.task, system.label_budget) if system.label_budget else None
+            return training_set(self.task, lambda queries: [q.text for q in queries], with_dev, chosen)
         aug = self.augmenters.get(system)
 
         def texts(queries: list[Query]) -> list[str]:
@@ -131,14 +135,24 @@ def built_retriever(task: Task, system: System) -> Retriever:
     return _Retrievers(task, _Augmenters(task)).get(system)
 
 
+def recipe_of(system: System, task: Task) -> FinetuneRecipe | None:
+    """The fine-tuning recipe of a fine-tuned system: the suite's, with a label-budget point's
+    step budget (None: not fine-tuned)."""
+    if not system.finetuned:
+        return None
+    return label_budget.recipe(task, system.label_budget) if system.label_budget else DEFAULT_RECIPE
+
+
 def system_config(system: System, augmenter_fingerprint: dict, task: Task) -> dict:
     """Everything that decides a system's output besides the task; a change makes old results stale."""
     config = {
         "schema": SCHEMA, "depth": DEPTH,
         "augmenter": {"use": system.augmenter.use, "args": system.augmenter.args, "fingerprint": augmenter_fingerprint},
         "retriever": {"use": system.retriever.use, "args": system.retriever.args, "finetuned": system.finetuned},
-        "finetune": DEFAULT_RECIPE.as_dict() if system.finetuned else None,
+        "finetune": recipe.as_dict() if (recipe := recipe_of(system, task)) else None,
     }
+    if system.label_budget:  # a key only curve points have: other configurations keep their hash
+        config["label_budget"] = label_budget.configuration(system.label_budget)
     if system.finetuned_on == "augmented":  # a key only the -ftA cell has: other configurations keep their hash
         config["finetune_on"] = "augmented"
     version = getattr(resolve("retriever", system.retriever.use, system.folder), "version", None)
@@ -172,7 +186,8 @@ def _record(system: System, task: Task, suite: Suite, suite_sha: str, split: str
             "augmenter": {"use": system.augmenter.use, "args": system.augmenter.args},
             "retriever": {"use": system.retriever.use, "args": system.retriever.args,
                           "finetuned": system.finetuned, "fingerprint": fp,
-                          **({"finetuned_on": "augmented"} if system.finetuned_on == "augmented" else {})},
+                          **({"finetuned_on": "augmented"} if system.finetuned_on == "augmented" else {}),
+                          **({"label_budget": system.label_budget} if system.label_budget else {})},
         },
         "task": {"id": task.id, "split": split, "sha256": task.sha256, "suite": suite.version,
                  "official": task.official, "queries": n},
@@ -232,6 +247,8 @@ def expectations(suite: Suite, systems: list[System], allow_modified: bool = Fal
     """What every shown result must agree with now: each task's sha and judged queries, and the
     configuration hash of every system on every task (a system whose components cannot be
     built there has none, so its results there are refused)."""
+    known = {s.id for s in systems}  # and the label-budget points of the references among them
+    systems = [*systems, *(s for s in label_budget_systems(systems) if s.id not in known)]
     tasks, configs = {}, {}
     for task_id in suite.task_ids:
         task = suite.load(task_id, allow_modified)

@@ -13,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from leaderboard.budget import Curve  # noqa: E402
 from leaderboard.view import Leaderboard  # noqa: E402
 
 ROLE_STYLE = {
@@ -31,6 +32,42 @@ def pareto(points: list[tuple[float, float, str]]) -> list[tuple[float, float, s
             frontier.append((x, y, label))
             best = y
     return frontier
+
+
+def _svg(fig) -> str:
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    plt.close(fig)
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg"):]  # drop the XML prolog and doctype: the SVG is inlined in HTML
+
+
+def label_budget_svg(curve: Curve) -> str:
+    """nDCG@10 against labelled train queries (symlog: n = 0 is the pretrained retriever), the
+    curve's 95% band, each augmenter's pretrained cell as a horizontal line and its crossing."""
+    ns = [p.n for p in curve.points]
+    with plt.rc_context({"svg.fonttype": "path", "svg.hashsalt": "iqbench", "font.size": 9}):
+        fig, ax = plt.subplots(figsize=(7.5, 4.0))
+        ax.fill_between(ns, [p.ci_low for p in curve.points], [p.ci_high for p in curve.points], color="#1f6f43",
+                        alpha=0.15, lw=0, label="95% interval")
+        ax.plot(ns, [p.mean for p in curve.points], color="#1f6f43", marker="D", ms=4, lw=1.6,
+                label="reference recipe on n queries", zorder=3)
+        colors = plt.get_cmap("tab10").colors
+        for i, b in enumerate(curve.break_even):
+            color = colors[i % len(colors)]
+            ax.axhline(b.augmented, color=color, lw=1.0, ls="--" if b.role == "oracle" else "-.",
+                       label=f"{b.system_id}" + (" (oracle)" if b.role == "oracle" else ""))
+            if 0 < b.crossing < float("inf"):
+                ax.plot([b.crossing], [b.augmented], marker="o", ms=6, mfc="none", mec=color, mew=1.4, zorder=4)
+        ax.set_xscale("symlog", linthresh=1)
+        ax.set_xlim(0, max(ns) * 1.3)
+        ax.set_xticks(ns, [f"{n:,}" for n in ns[:-1]] + [f"all ({ns[-1]:,})"])
+        ax.set_xlabel("labelled train queries n (log scale; 0 = pretrained)")
+        ax.set_ylabel(f"nDCG@10, {curve.label}")
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, frameon=False)
+        fig.tight_layout()
+        return _svg(fig)
 
 
 def cost_quality_svg(board: Leaderboard) -> str:
@@ -59,8 +96,4 @@ def cost_quality_svg(board: Leaderboard) -> str:
         ax.grid(True, alpha=0.3)
         ax.legend(loc="lower right", fontsize=7, frameon=False)
         fig.tight_layout()
-        buffer = io.StringIO()
-        fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
-        plt.close(fig)
-    svg = buffer.getvalue()
-    return svg[svg.index("<svg"):]  # drop the XML prolog and doctype: the SVG is inlined in HTML
+        return _svg(fig)

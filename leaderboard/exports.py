@@ -75,3 +75,56 @@ def to_latex(board: Leaderboard) -> str:
 
 def to_bibtex(board: Leaderboard) -> str:
     return suite_bibtex(board.suite, board.suite_sha)
+
+
+LABEL_BUDGET_FIELDS = ("task", "split", "train_queries", "kind", "system", "submission", "n", "ndcg_cut_10", "ci_low",
+                       "ci_high", "n_star", "status", "crossing_n", "crossing_low", "crossing_high")
+
+
+def label_budget_frame(board: Leaderboard) -> "pd.DataFrame":
+    """The label-budget curves (kind "curve": one row per point) and each augmenter's break-even
+    against them (kind "augmenter"); inf in the crossing columns means "not reached"."""
+    import pandas as pd
+
+    rows = []
+    for c in board.curves:
+        rows += [[c.task_id, c.split, c.train_queries, "curve", p.system_id, "", p.n, p.mean, p.ci_low, p.ci_high,
+                  None, None, None, None, None] for p in c.points]
+        rows += [[c.task_id, c.split, c.train_queries, "augmenter", b.system_id, b.submission, None, b.augmented, None,
+                  None, b.n_star, b.status, b.crossing, b.crossing_low, b.crossing_high] for b in c.break_even]
+    frame = pd.DataFrame(rows, columns=list(LABEL_BUDGET_FIELDS))
+    return frame.astype({"n": "Int64", "n_star": "Int64"})
+
+
+def label_budget_csv(board: Leaderboard) -> str:
+    return label_budget_frame(board).to_csv(index=False, float_format="%.6f", lineterminator="\n")
+
+
+def label_budget_latex(board: Leaderboard) -> str:
+    """The curves (nDCG@10 per n) and the break-even n* per augmenter and task split."""
+    from benchmark.label_budget import SIZES
+
+    sizes = (0, *SIZES)
+    lines = ["% iqbench label budget: nDCG@10 of the reference recipe on n labelled train queries; requires booktabs",
+             r"\begin{tabular}{l" + "r" * (len(sizes) + 1) + "}", r"\toprule",
+             "Task split & " + " & ".join(f"$n={n:,}$".replace(",", "{,}") for n in sizes) + r" & all \\",
+             r"\midrule"]
+    for c in board.curves:
+        by_n = {p.n: p.mean for p in c.points}
+        cells = [f"{by_n[n]:.3f}" if n in by_n else "--" for n in sizes]
+        lines.append(f"{latex_escape(c.label)} & " + " & ".join(cells)
+                     + f" & {c.points[-1].mean:.3f} ($n={c.train_queries:,}$)".replace(",", "{,}") + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", ""]
+    systems = sorted({b.system_id for c in board.curves for b in c.break_even})
+    if systems:
+        lines += ["% break-even n*: the smallest n from which the curve is not significantly worse than the augmenter "
+                  "on the pretrained retriever (Holm over the curve); -- never needed, $\\infty$ not reached",
+                  r"\begin{tabular}{l" + "r" * len(board.curves) + "}", r"\toprule",
+                  "Augmenter & " + " & ".join(latex_escape(c.label) for c in board.curves) + r" \\", r"\midrule"]
+        for system in systems:
+            found = [{b.system_id: b for b in c.break_even}.get(system) for c in board.curves]
+            cells = ["" if b is None else "--" if b.status == "never needed" else r"$\infty$" if b.n_star is None
+                     else f"{b.n_star:,}".replace(",", "{,}") for b in found]
+            lines.append(f"{latex_escape(system)} & " + " & ".join(cells) + r" \\")
+        lines += [r"\bottomrule", r"\end{tabular}", ""]
+    return "\n".join(lines)

@@ -20,8 +20,8 @@ from markupsafe import Markup
 from benchmark.metrics import LABELS, METRICS
 from benchmark.results import read_result
 from benchmark.storage import publish_dir, umask_mode
-from leaderboard.chart import cost_quality_svg
-from leaderboard.exports import to_bibtex, to_csv, to_latex
+from leaderboard.chart import cost_quality_svg, label_budget_svg
+from leaderboard.exports import label_budget_csv, label_budget_latex, to_bibtex, to_csv, to_latex
 from leaderboard.view import Leaderboard
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -59,7 +59,7 @@ def _environment() -> Environment:
     env.filters["fmt"] = _fmt
     env.filters["page"] = page_name
     env.filters["params"] = parameters
-    env.globals.update(http_url=http_url, LABELS=LABELS, METRICS=METRICS)
+    env.globals.update(http_url=http_url, LABELS=LABELS, METRICS=METRICS, inf=float("inf"))
     return env
 
 
@@ -100,6 +100,9 @@ def render_site(board: Leaderboard, out_dir: Path, results_dir: Path) -> Path:
         _write(tmp / "index.html", env.get_template("index.html").render(root=".", page="index", **common))
         _write(tmp / "verdict.html", env.get_template("verdict.html").render(root=".", page="verdict", **common))
         _write(tmp / "downloads.html", env.get_template("downloads.html").render(root=".", page="downloads", **common))
+        charts = [Markup(label_budget_svg(c)) for c in board.curves]
+        _write(tmp / "label-budget.html", env.get_template("label_budget.html").render(
+            root=".", page="label-budget", curves=list(zip(board.curves, charts)), **common))
         for task_id, card in board.cards.items():
             columns = [c for c in board.columns if c.task_id == task_id]
             _write(tmp / "tasks" / f"{page_name(task_id)}.html", env.get_template("task.html").render(
@@ -110,6 +113,8 @@ def render_site(board: Leaderboard, out_dir: Path, results_dir: Path) -> Path:
         _write(tmp / "downloads" / "iqbench.csv", to_csv(board))
         _write(tmp / "downloads" / "iqbench.tex", to_latex(board))
         _write(tmp / "downloads" / "iqbench.bib", to_bibtex(board))
+        _write(tmp / "downloads" / "iqbench-label-budget.csv", label_budget_csv(board))
+        _write(tmp / "downloads" / "iqbench-label-budget.tex", label_budget_latex(board))
         if Path(results_dir).is_dir():  # the files the board shows; refused ones are not published
             refused = {e.path.resolve() for e in board.refused}
             shutil.copytree(results_dir, tmp / "downloads" / "results", ignore=lambda folder, names: [

@@ -12,7 +12,8 @@ from pathlib import Path
 from statistics import fmean
 from typing import Mapping
 
-from benchmark.board import Board, Cell, build_board
+from benchmark import label_budget
+from benchmark.board import Board, Cell, Row, build_board
 from benchmark.integrity import InvalidResult
 from benchmark.metrics import MAIN_METRIC
 from benchmark.protocol import expand_all
@@ -21,6 +22,7 @@ from benchmark.runner import expectations
 from benchmark.stats import Comparison, compare, holm, permutations_for, verdict
 from benchmark.submission import Submission
 from benchmark.task import Suite
+from leaderboard.budget import BreakEven, Curve, build_curve, summary_sentence
 
 UNSEEN_SPLITS = ("test_ood",)
 
@@ -139,6 +141,8 @@ class Verdict:
     matched_on_top: dict[str, int] | None = None
     families: list[FamilyVerdict] = field(default_factory=list)
     """The same cells per task family, in suite order of each family's first split."""
+    break_even: list[BreakEven] = field(default_factory=list)
+    """Its pretrained cell against the label-budget curve, per task split with a curve."""
 
     @property
     def cells(self) -> dict[str, float]:
@@ -211,7 +215,8 @@ class Verdict:
         elif self.role != "oracle":
             sentences.append("Fine-tuned on its own inputs (-ftA): not applicable yet (its inputs for the train "
                              "split do not exist, e.g. LLM completions shipped for the evaluation splits only).")
-        return [*sentences, best]
+        budget = summary_sentence(self.break_even)
+        return [*sentences, best, *([budget] if budget else [])]
 
 
 CELL_NAMES = {"baseline": "pretrained, no augmentation", "reference": "the fine-tuned reference",
@@ -234,6 +239,8 @@ class Leaderboard:
     """Task cards (task.toml) in suite order."""
     refused: list[InvalidResult] = field(default_factory=list)
     """Result files not shown: stale, edited or inconsistent (each names its file and field)."""
+    curves: list[Curve] = field(default_factory=list)
+    """Label-budget curves, per task split in board order (their points are not board rows)."""
 
     @property
     def families(self) -> list[str]:
@@ -263,8 +270,36 @@ def _compare_all(board: Board) -> dict[tuple[str, tuple[str, str]], tuple[Compar
     return {k: (found[k], p) for k, p in zip(keys, adjusted)}
 
 
+def _curves(rows: list[Row], budget: list[Row], columns: list[Column], suite: Suite) -> list[Curve]:
+    """Each reference's label-budget curve per task split where some of its points are shown: the
+    pretrained retriever (n = 0), the points, the reference (n = all), and every pretrained
+    augmented cell of the split against it."""
+    by_id = {r.system_id: r for r in rows}
+    train_sizes: dict[str, int] = {}
+    out = []
+    for ref_id in sorted({r.reference for r in budget}):
+        ref, base = by_id.get(ref_id), by_id.get(ref_id.removesuffix("-ft"))
+        mine = sorted((r for r in budget if r.reference == ref_id), key=lambda r: r.label_budget or 0)
+        for col in columns:
+            if ref is None or base is None or col.key not in ref.cells or col.key not in base.cells or not any(
+                    col.key in r.cells for r in mine):
+                continue
+            if col.task_id not in train_sizes:
+                train_sizes[col.task_id] = len(label_budget.ordered_train_queries(suite.load(col.task_id)))
+            train = train_sizes[col.task_id]
+            points = [(0, base.system_id, base.cells[col.key].per_query),
+                      *((r.label_budget, r.system_id, r.cells[col.key].per_query) for r in mine if col.key in r.cells),
+                      (train, ref_id, ref.cells[col.key].per_query)]
+            missing = [n for n in label_budget.SIZES if n < train and n not in {p[0] for p in points}]
+            augmenters = [(r.system_id, r.submission or "", r.role, r.cells[col.key].per_query) for r in rows
+                          if r.submission and not r.finetuned and r.role in ("submission", "oracle")
+                          and col.key in r.cells]
+            out.append(build_curve(col.task_id, col.split, train, points, augmenters, missing))
+    return out
+
+
 def _verdicts(rows: list[RowView], submissions: Mapping[str, Submission],
-              families: Mapping[tuple[str, str], str]) -> list[Verdict]:
+              families: Mapping[tuple[str, str], str], curves: list[Curve] = ()) -> list[Verdict]:
     by_id = {r.system_id: r for r in rows}
     out = []
     for sub_name in sorted({r.submission for r in rows if r.submission}):
@@ -313,6 +348,7 @@ def _verdicts(rows: list[RowView], submissions: Mapping[str, Submission],
             on_top=_count(ft, cols), alone=_count(pre, cols), ids=ids,
             matched=fmean(matched.cells[c].main for c in cols) if covered else None,
             matched_on_top=_count(matched, cols) if covered else None, families=family_rows,
+            break_even=[b for c in curves for b in c.break_even if b.system_id == pre.system_id],
         ))
     return out
 
@@ -332,8 +368,11 @@ def build_leaderboard(results_dir: Path, suite: Suite, submissions: list[Submiss
     if expected is None:
         expected = expectations(suite, expand_all(submissions, failures=[]))
     board = build_board(results_dir, list(suite.task_ids), expected)
+    budget = [r for r in board.rows if r.role == "budget"]  # their own page; never in Holm's family of the board
+    board.rows[:] = [r for r in board.rows if r.role != "budget"]
     cards = {tid: suite.card(tid) for tid in suite.task_ids}
     columns = [Column(t, s, str(cards.get(t, {}).get("family", "other")), s in UNSEEN_SPLITS) for t, s in board.columns]
+    curves = _curves(board.rows, budget, columns, suite) if budget else []
     stats = _compare_all(board)
     rows = []
     for row in board.rows:
@@ -355,5 +394,5 @@ def build_leaderboard(results_dir: Path, suite: Suite, submissions: list[Submiss
                            ranks.get(r.system_id), r.finetuned_on) for r in rows),
                   key=lambda r: (r.rank is None, r.rank or 0, -(r.mean_main or 0.0), r.system_id))
     families = {(c.task_id, c.split): c.family for c in columns}
-    return Leaderboard(suite, suite.sha256(), columns, rows, _verdicts(rows, subs, families), subs,
-                       sum(len(r.cells) for r in rows), cards, board.refused)
+    return Leaderboard(suite, suite.sha256(), columns, rows, _verdicts(rows, subs, families, curves), subs,
+                       sum(len(r.cells) for r in rows), cards, board.refused, curves)

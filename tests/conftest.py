@@ -124,3 +124,23 @@ def baseline_submissions(tmp_path: Path) -> Path:
     for name in BASELINES:
         shutil.copytree(REPO / "submissions" / name, dest / name)
     return dest
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture()
+def browser():
+    """Debian's Chromium through Playwright (skipped without it, unless IQBENCH_REQUIRE_BROWSER)."""
+    if not CHROMIUM.exists():
+        if os.environ.get("IQBENCH_REQUIRE_BROWSER"):
+            pytest.fail("IQBENCH_REQUIRE_BROWSER is set but /usr/bin/chromium is missing (apt-get install chromium)")
+        pytest.skip("no /usr/bin/chromium (Debian package chromium); .ci/run installs it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        yield b
+        b.close()

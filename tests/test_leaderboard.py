@@ -182,27 +182,6 @@ def test_site_and_results_are_readable_by_a_web_server(board, tmp_path):
         assert path.stat().st_mode & stat.S_IROTH, path
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture()
-def browser():
-    import os
-
-    if not CHROMIUM.exists():
-        if os.environ.get("IQBENCH_REQUIRE_BROWSER"):
-            pytest.fail("IQBENCH_REQUIRE_BROWSER is set but /usr/bin/chromium is missing (apt-get install chromium)")
-        pytest.skip("no /usr/bin/chromium (Debian package chromium); .ci/run installs it")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        yield b
-        b.close()
-
-
 def test_site_in_a_real_browser(board, tmp_path, browser):
     from conftest import REPO
 

@@ -9,10 +9,13 @@ fine-tuning. `rank` and `search` below are the one search path for both.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Mapping, Protocol, Sequence, runtime_checkable
 
 from benchmark.metrics import ranked
 from benchmark.task import Doc, Query
+
+if TYPE_CHECKING:
+    from benchmark.retrievers.finetune import FinetuneRecipe
 
 Run = dict[str, dict[str, float]]  # query id -> doc id -> score (pytrec_eval / ranx / BEIR format)
 
@@ -100,10 +103,13 @@ def rank(retriever: Retriever, texts: Mapping[str, str], queries: Mapping[str, Q
     return retriever.search(texts, k)
 
 
-def finetune(retriever: Retriever, training: TrainingData) -> Retriever:
-    """The retriever fine-tuned on `training`, in whichever form it takes its data."""
+def finetune(retriever: Retriever, training: TrainingData, recipe: "FinetuneRecipe | None" = None) -> Retriever:
+    """The retriever fine-tuned on `training`, in whichever form it takes its data; `recipe` (the
+    suite's dense recipe with another step budget, for a label-budget point) when not the default."""
     if reads_context(retriever):
         return retriever.finetune(training)
+    if recipe is not None:
+        return retriever.finetune(training.pairs, training.corpus, recipe)
     return retriever.finetune(training.pairs, training.corpus)
 
 

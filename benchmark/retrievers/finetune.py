@@ -218,14 +218,16 @@ def training_data(task, split: str = "train", query_ids: list[str] | None = None
                                                                    if d in judged}
 
 
-def training_set(task, texts_for: Callable[[list[Query]], list[str]], with_dev: bool = False) -> TrainingData:
+def training_set(task, texts_for: Callable[[list[Query]], list[str]], with_dev: bool = False,
+                 query_ids: list[str] | None = None) -> TrainingData:
     """The train split as fine-tuning reads it, each query's text made by `texts_for` (the
     reference: the typed text; the -ftA cell: the augmenter's output), over the same queries
-    and documents as `training_data`; with `with_dev`, the dev split too (for early stopping).
-    Queries are seen as an augmenter sees them: never the human rewrite."""
+    and documents as `training_data`; with `with_dev`, the dev split too (for early stopping);
+    with `query_ids`, only those train queries and the documents judged for them (a label-budget
+    subset). Queries are seen as an augmenter sees them: never the human rewrite."""
 
     def part(split: str) -> tuple[tuple[tuple[RetrieverInput, frozenset[str]], ...], set[str]]:
-        rows, judged = _judged(task, split)
+        rows, judged = _judged(task, split, query_ids if split == "train" else None)
         queries = [task.queries[qid].visible() for qid, _ in rows]
         inputs = [RetrieverInput(text, q) for q, text in zip(queries, texts_for(queries), strict=True)]
         return tuple(zip(inputs, (rel for _, rel in rows))), judged
