@@ -9,7 +9,7 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF
 TASK_BUILDERS := build_metatool.py build_apibench.py build_ikat_passages.py build_ikat_ptkb.py \
 	build_qulac_facets.py build_seal_tools.py build_metatool_usage.py
 
-.PHONY: leaderboard site setup setup-llm augment show test test-fast bench bench-llm lora-vs-full references tasks clean-venv
+.PHONY: leaderboard site setup setup-llm augment show test test-fast bench bench-llm lora-vs-full references label-budget tasks clean-venv
 
 leaderboard: $(STAMP)  ## evaluate what is missing on the suite, then render the site (prints its path)
 	$(VENV)/bin/iqbench run --no-table
@@ -39,6 +39,9 @@ bench: $(STAMP)  ## harness overhead and cold/warm suite timings
 
 references: $(STAMP)  ## re-derive every task's fine-tuned reference from the recipe; weight and metric differences
 	$(VENV)/bin/iqbench verify dense-minilm --only none@minilm-l6-ft --retrain
+
+label-budget: $(STAMP)  ## the reference's label-budget curves on every task (4 fine-tunings a task: hours on 2 cores; resumable)
+	$(VENV)/bin/iqbench run dense-minilm --label-budget --no-table
 
 lora-vs-full: $(STAMP)  ## LoRA adapters against full fine-tuning on every task's dev split (hours on 2 cores; resumable)
 	$(PY) bench/lora_vs_full.py
