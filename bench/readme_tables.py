@@ -90,6 +90,30 @@ def family_table(board) -> list[str]:
     return lines
 
 
+def label_budget_tables(board) -> list[str]:
+    """The curves (nDCG@10 per n; n = all is the reference) and n* per augmenter and task split."""
+    from benchmark.label_budget import SIZES
+
+    sizes = (0, *SIZES)
+    lines = ["| task split | " + " | ".join(f"n={n:,}" for n in sizes) + " | all (n) |", "|---|" + "---|" * (len(sizes) + 1)]
+    for c in board.curves:
+        by_n = {p.n: p.mean for p in c.points}
+        cells = [f"{by_n[n]:.3f}" if n in by_n else ("–" if n >= c.train_queries else "…") for n in sizes]
+        lines.append(f"| {c.task_id} {c.split} | " + " | ".join(cells) + f" | {c.points[-1].mean:.3f} ({c.train_queries:,}) |")
+    systems = [s for s in dict.fromkeys(b.system_id for c in board.curves for b in c.break_even)
+               if not s.startswith(("none@", "oracle-"))]
+    lines += ["", "| augmenter (pretrained) | " + " | ".join(f"{c.task_id} {c.split}" for c in board.curves) + " |",
+              "|---|" + "---|" * len(board.curves)]
+    for system in systems:
+        cells = []
+        for c in board.curves:
+            b = next((b for b in c.break_even if b.system_id == system), None)
+            cells.append("" if b is None else "never needed" if b.status == "never needed" else
+                         "not reached" if b.n_star is None else f"{b.n_star:,}")
+        lines.append(f"| `{system}` | " + " | ".join(cells) + " |")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--results", type=Path, default=results_root())
@@ -99,7 +123,8 @@ def main() -> None:
         print(f"refused: {e}")
     print("\n".join(baseline_table(board)), end="\n\n")
     print("\n".join(augmenter_table(board)), end="\n\n")
-    print("\n".join(family_table(board)))
+    print("\n".join(family_table(board)), end="\n\n")
+    print("\n".join(label_budget_tables(board)))
     means = {r.system_id: fmean(c.main for c in r.cells.values()) for r in board.rows if r.cells}
     print("\nmean nDCG@10 over each system's splits: " + ", ".join(f"{s} {m:.4f}" for s, m in sorted(means.items())))
 
