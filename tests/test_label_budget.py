@@ -94,7 +94,7 @@ def test_n_star_needs_every_larger_point_not_worse():
 
 
 @pytest.mark.slow
-def test_a_curve_point_through_the_runner_the_board_and_the_browser(tiny_root, baseline_submissions, cache,
+def test_a_curve_point_through_the_runner_the_board_and_the_browser(tiny_root, baseline_submissions,
                                                                     tmp_path, monkeypatch, browser):
     """A real fine-tuning on 4 of the tiny task's 14 train queries, scored, shown and drawn."""
     monkeypatch.setattr(label_budget, "SIZES", (4, 8))

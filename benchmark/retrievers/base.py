@@ -104,8 +104,8 @@ def rank(retriever: Retriever, texts: Mapping[str, str], queries: Mapping[str, Q
 
 
 def finetune(retriever: Retriever, training: TrainingData, recipe: "FinetuneRecipe | None" = None) -> Retriever:
-    """The retriever fine-tuned on `training`, in whichever form it takes its data; `recipe` (the
-    suite's dense recipe with another step budget, for a label-budget point) when not the default."""
+    """The retriever fine-tuned on `training`, in whichever form it takes its data; with `recipe`
+    (a label-budget point's step budget) instead of the retriever's default recipe."""
     if reads_context(retriever):
         return retriever.finetune(training)
     if recipe is not None:
