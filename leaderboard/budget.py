@@ -148,15 +148,16 @@ def summary_sentence(found: Sequence[BreakEven]) -> str | None:
     if not found:
         return None
     m = len(found)
-    reached = sorted(b.n_star for b in found if b.n_star is not None)
+    head = f"Label budget ({m} task split{'' if m == 1 else 's'} with a curve): "
+    needed = sorted(b.n_star for b in found if b.status == "reached")
     never = sum(b.status == "never needed" for b in found)
-    if not reached:
-        return (f"Label budget: the fine-tuned reference does not match it even with every train query on any of "
-                f"its {m} task split{'' if m == 1 else 's'} with a curve.")
-    median = reached[(m - 1) // 2] if (m - 1) // 2 < len(reached) else None  # "not reached" sorts last
-    first = (f"Label budget: fine-tuning on about {median:,} labelled queries (the median break-even n*) matches it"
-             if median is not None else "Label budget: fine-tuning on the train split matches it")
-    return (f"{first} on {len(reached)} of {m} task split{'' if m == 1 else 's'} with a curve"
-            + (f" ({never} of them without any label: it never beats the pretrained retriever there)" if never else "")
-            + (f"; not reached at n = all on {m - len(reached)}." if len(reached) < m else "."))
-
+    missed = sum(b.status == "not reached" for b in found)
+    parts = []
+    if needed:
+        parts.append(f"fine-tuning on at most {needed[-1]:,} labelled queries matches it on {len(needed) + never} of them"
+                     + (f" (on {never} it never beats the pretrained retriever: no label is needed)" if never else ""))
+    elif never:
+        parts.append(f"it never beats the pretrained retriever on {never}, so fine-tuning needs no label to match it there")
+    if missed:
+        parts.append(f"the reference does not match it even with the whole train split on {missed}")
+    return head + "; ".join(parts) + "."

@@ -84,7 +84,13 @@ def test_break_even_not_reached_and_never_needed():
     assert above.n_star is None and above.status == "not reached" and above.crossing == math.inf
     [below] = _curve([0.2, 0.3, 0.6, 0.7], 0.1).break_even
     assert below.n_star == 0 and below.status == "never needed" and below.crossing == 0.0
-    assert "not reached at n = all on 1" in summary_sentence([above, below])
+    assert summary_sentence([above, below]) == (
+        "Label budget (2 task splits with a curve): it never beats the pretrained retriever on 1, so fine-tuning needs "
+        "no label to match it there; the reference does not match it even with the whole train split on 1.")
+    [reached] = _curve([0.2, 0.3, 0.6, 0.7], 0.45).break_even
+    assert summary_sentence([reached, below]) == (
+        "Label budget (2 task splits with a curve): fine-tuning on at most 64 labelled queries matches it on 2 of them "
+        "(on 1 it never beats the pretrained retriever: no label is needed).")
 
 
 def test_n_star_needs_every_larger_point_not_worse():
