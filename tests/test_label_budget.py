@@ -141,3 +141,18 @@ def test_a_curve_point_through_the_runner_the_board_and_the_browser(tiny_root, b
     assert "Label budget:" in page.content()
     assert not problems, problems
     assert Path(site / "downloads" / "iqbench-label-budget.csv").is_file()
+
+
+def test_curve_intervals_agree_with_scipy_bootstrap():
+    """The curve's own paired resampling gives the same 95% percentile interval as scipy's bootstrap."""
+    import numpy as np
+    from scipy.stats import bootstrap
+
+    rng = np.random.default_rng(7)
+    qids = [f"q{i}" for i in range(200)]
+    per_query = {q: float(v) for q, v in zip(qids, rng.beta(2, 3, size=200))}
+    curve = build_curve("t", "test", 300, [(0, "pre", per_query), (300, "ref", per_query)], [], resamples=4000)
+    ref = bootstrap((np.array(list(per_query.values())),), np.mean, n_resamples=4000, method="percentile",
+                    random_state=np.random.default_rng(0)).confidence_interval
+    point = curve.points[0]
+    assert point.ci_low == pytest.approx(ref.low, abs=0.005) and point.ci_high == pytest.approx(ref.high, abs=0.005)
