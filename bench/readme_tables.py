@@ -100,8 +100,9 @@ def label_budget_tables(board) -> list[str]:
         by_n = {p.n: p.mean for p in c.points}
         cells = [f"{by_n[n]:.3f}" if n in by_n else ("–" if n >= c.train_queries else "…") for n in sizes]
         lines.append(f"| {c.task_id} {c.split} | " + " | ".join(cells) + f" | {c.points[-1].mean:.3f} ({c.train_queries:,}) |")
+    # Oracles are no deployable method; context-tuning-ranker's untrained row is context tuning's.
     systems = [s for s in dict.fromkeys(b.system_id for c in board.curves for b in c.break_even)
-               if not s.startswith(("none@", "oracle-"))]
+               if not s.startswith("oracle-") and s != "none@context-tuning-ranker"]
     lines += ["", "| augmenter (pretrained) | " + " | ".join(f"{c.task_id} {c.split}" for c in board.curves) + " |",
               "|---|" + "---|" * len(board.curves)]
     for system in systems:
@@ -109,7 +110,7 @@ def label_budget_tables(board) -> list[str]:
         for c in board.curves:
             b = next((b for b in c.break_even if b.system_id == system), None)
             cells.append("" if b is None else "never needed" if b.status == "never needed" else
-                         "not reached" if b.n_star is None else f"{b.n_star:,}")
+                         "not reached" if b.n_star is None else f"{b.n_star:,} (×{b.crossing:,.0f})")
         lines.append(f"| `{system}` | " + " | ".join(cells) + " |")
     return lines
 

@@ -6,10 +6,11 @@ between are the `budget` rows (benchmark.label_budget). Against it, each augment
 cell (A@R, no fine-tuning) on the same queries.
 
 Break-even, per (task split, augmenter), two numbers:
-- n*: the smallest evaluated n from which on the curve is never significantly worse than the
-  augmenter (paired randomization test at the board's alpha, Holm over that curve's comparisons).
-  "never needed" when that holds from n = 0 (the augmenter does not beat the pretrained
-  retriever); "not reached" when the reference itself (n = all) is still significantly worse.
+- n*: the smallest evaluated n at which the curve is not significantly worse than the augmenter
+  (paired randomization test at the board's alpha, Holm over that curve's comparisons). "never
+  needed" when that holds at n = 0 (the augmenter does not beat the pretrained retriever); "not
+  reached" when it holds nowhere, the reference itself (n = all) included. A curve need not rise
+  with n (a few labels can hurt): n* is where it first matches, the chart shows what follows.
 - the crossing: where the curve's mean first reaches the augmenter's, interpolated linearly in
   log(1 + n) between the two evaluated points around it, with a 95% percentile interval from a
   paired bootstrap over queries (the same resampled queries for every point and the augmenter).
@@ -47,7 +48,7 @@ class BreakEven:
     augmented: float
     """The augmenter's mean nDCG@10 on the pretrained retriever."""
     n_star: int | None
-    """Smallest n from which on the curve is not significantly worse (None: not reached)."""
+    """Smallest n at which the curve is not significantly worse (None: not reached)."""
     crossing: float
     """Interpolated n where the curve's mean reaches the augmenter's (0: from the start; inf: never)."""
     crossing_low: float
@@ -91,13 +92,9 @@ def crossing(ns: Sequence[int], means: Sequence[float], target: float) -> float:
 
 def first_not_worse(ns: Sequence[int], deltas: Sequence[float], adjusted: Sequence[float],
                     alpha: float = ALPHA) -> int | None:
-    """The smallest n from which on no point is significantly worse (curve minus augmenter)."""
-    found = None
-    for n, delta, p in zip(reversed(ns), reversed(deltas), reversed(adjusted)):
-        if delta < 0 and p < alpha:
-            break
-        found = n
-    return found
+    """The smallest n whose point is not significantly worse than the augmenter (curve minus
+    augmenter: a negative delta with a Holm-adjusted p below alpha is worse); None if every one is."""
+    return next((n for n, delta, p in zip(ns, deltas, adjusted) if not (delta < 0 and p < alpha)), None)
 
 
 def _resample_means(matrix: np.ndarray, resamples: int) -> np.ndarray:

@@ -117,7 +117,7 @@ def label_budget_latex(board: Leaderboard) -> str:
     lines += [r"\bottomrule", r"\end{tabular}", ""]
     systems = sorted({b.system_id for c in board.curves for b in c.break_even})
     if systems:
-        lines += ["% break-even n*: the smallest n from which the curve is not significantly worse than the augmenter "
+        lines += ["% break-even n*: the smallest n at which the curve is not significantly worse than the augmenter "
                   "on the pretrained retriever (Holm over the curve); -- never needed, $\\infty$ not reached",
                   r"\begin{tabular}{l" + "r" * len(board.curves) + "}", r"\toprule",
                   "Augmenter & " + " & ".join(latex_escape(c.label) for c in board.curves) + r" \\", r"\midrule"]

@@ -93,9 +93,10 @@ def test_break_even_not_reached_and_never_needed():
         "(on 1 it never beats the pretrained retriever: no label is needed).")
 
 
-def test_n_star_needs_every_larger_point_not_worse():
-    assert first_not_worse([0, 16, 64], [-0.1, 0.0, -0.1], [0.01, 0.9, 0.01]) is None
-    assert first_not_worse([0, 16, 64], [-0.1, -0.05, 0.1], [0.01, 0.2, 0.01]) == 16
+def test_n_star_is_the_first_point_not_significantly_worse():
+    assert first_not_worse([0, 16, 64], [-0.1, -0.2, -0.1], [0.01, 0.01, 0.01]) is None
+    assert first_not_worse([0, 16, 64], [-0.1, -0.05, 0.1], [0.01, 0.2, 0.01]) == 16  # worse but not significantly
+    assert first_not_worse([0, 16, 64], [0.0, -0.1, 0.1], [1.0, 0.01, 0.01]) == 0  # a dip later does not matter
     assert crossing([0, 16, 64], [0.1, 0.5, 0.4], 0.3) == pytest.approx(math.expm1(math.log(17) / 2))
 
 
