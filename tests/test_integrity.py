@@ -98,7 +98,7 @@ def test_truncated_and_schema_invalid_files_are_refused(bm25_run):
     [refused] = _board(tiny_root, subs_dir, results).refused
     assert "cost: Field required" in str(refused)
     _edit(path, lambda r: r["system"].__setitem__("role", "winner"), reseal=True)
-    assert "system.role: Input should be 'baseline', 'reference', 'submission' or 'oracle'" in str(
+    assert "system.role: Input should be 'baseline', 'reference', 'submission', 'oracle' or 'budget'" in str(
         _board(tiny_root, subs_dir, results).refused[0])
 
 

@@ -139,7 +139,7 @@ def test_a_curve_point_through_the_runner_the_board_and_the_browser(tiny_root, b
     assert page.locator("table.curve tbody tr").count() == 3
     assert "context-minilm@minilm-l6" in page.locator("table.break-even").inner_text()
     page.goto((site / "verdict.html").as_uri())
-    assert "Label budget:" in page.content()
+    assert "Label budget (1 task split with a curve): " in page.content()
     assert not problems, problems
     assert Path(site / "downloads" / "iqbench-label-budget.csv").is_file()
 
