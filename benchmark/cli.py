@@ -11,7 +11,7 @@ from statistics import fmean
 from rich.markup import escape
 from rich.table import Table
 
-from benchmark import __version__, cli_data, memory
+from benchmark import __version__, cli_data
 from benchmark.cli_data import console
 from benchmark.board import build_board
 from benchmark.device import CROSS_DEVICE_TOLERANCE, DEVICES, DeviceError
@@ -375,7 +375,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    memory.fix_mmap_threshold()
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(message)s")
     try:
         if getattr(args, "device", None):

@@ -14,7 +14,7 @@ from typing import Callable
 
 from tqdm import tqdm
 
-from benchmark import device, label_budget, memory
+from benchmark import device, label_budget
 from benchmark.augmenters import (
     Augmentation, Augmenter, NotApplicable, TaskAware, TaskView, build_augmenter, visible_query,
 )
@@ -353,5 +353,4 @@ def run_suite(suite: Suite, submissions: list[Submission], systems: list[System]
         for task in tasks:
             run_task(task, suite, suite_sha, systems, splits, results, manifests, summary, progress, timeout_s,
                      runs)
-            memory.release()
     return summary
