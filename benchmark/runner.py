@@ -107,8 +107,7 @@ class _Retrievers:
             retriever = build_retriever(system.retriever.use, system.retriever.args, _code_folder(system))
             if system.finetuned:
                 retriever = finetune(retriever, self.training(system, with_dev=reads_context(retriever)),
-                                     label_budget.recipe(self.task, system.label_budget) if system.label_budget
-                                     else None)
+                                     recipe_of(system, self.task) if system.label_budget else None)
             retriever.index(self.task.corpus)
             self._built[key] = retriever
         return self._built[key]
