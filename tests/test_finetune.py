@@ -100,3 +100,32 @@ def test_a_lora_adapter_learns_is_small_and_retrains_bit_for_bit(tiny_root, cach
     again = base.finetune(examples, task.corpus, recipe)
     assert again.folder != tuned.folder
     assert sha256_file(again.folder / ADAPTER_FILE) == sha256_file(tuned.folder / ADAPTER_FILE)
+
+
+def test_activation_checkpointing_saves_memory_not_bits(tiny_root, cache, tmp_path, monkeypatch):
+    """The recomputed forward pass runs the same kernels on the same inputs (dropout masks
+    replayed): with checkpointing on (the default) or off, training gives the same bytes."""
+    from benchmark.storage import sha256_file
+
+    from transformers import PreTrainedModel
+
+    enabled = []
+    real = PreTrainedModel.activation_checkpointing_enable
+
+    def spy(model, *args, **kwargs):  # calls through: the real checkpointing runs
+        enabled.append(type(model).__name__)
+        return real(model, *args, **kwargs)
+
+    monkeypatch.setattr(PreTrainedModel, "activation_checkpointing_enable", spy)
+    task = load_suite(tiny_root).load("tiny")
+    examples = [(q, frozenset([d])) for q, d in PAIRS.items()]
+    assert ft.checkpointing()
+    on = DenseRetriever().finetune(examples, task.corpus, RECIPE)
+    assert enabled == ["BertModel"]
+    monkeypatch.setenv(ft.CHECKPOINTING_ENV, "0")
+    monkeypatch.setenv("IQBENCH_CACHE", str(tmp_path / "other-cache"))
+    assert not ft.checkpointing()
+    off = DenseRetriever().finetune(examples, task.corpus, RECIPE)
+    assert enabled == ["BertModel"]
+    assert off.folder != on.folder
+    assert sha256_file(off.folder / "model.safetensors") == sha256_file(on.folder / "model.safetensors")
