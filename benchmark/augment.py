@@ -58,14 +58,16 @@ def augment_submission(submission: Submission, suite: Suite, task_ids: list[str]
         rows = dict(augmenter.shipped.rows) if augmenter.shipped else {}
         previous_s = float((augmenter.shipped.provenance if augmenter.shipped else {}).get("generation_s", 0.0))
         queries = [q for s in (splits or task.eval_splits) if s in task.qrels for q in task.split_queries(s)]
-        todo = [visible_query(q, False) for q in queries if q.id not in rows]
+        draws = range(augmenter.samples)
+        todo = [visible_query(q, False) for q in queries if any((q.id, j) not in rows for j in draws)]
         start = time.perf_counter()
         path = task_file(augmenter.precomputed, task.id)
         with tqdm(total=len(todo), desc=f"{submission.name} {task.id}", unit="q", disable=not show_progress) as bar:
             for i in range(0, len(todo), CHUNK):
                 chunk = todo[i:i + CHUNK]
-                for q, completion in zip(chunk, augmenter.live.complete(augmenter.requests(chunk)), strict=True):
-                    rows[q.id] = (q.text, completion)
+                drawn = augmenter.live.complete(augmenter.requests(chunk))  # query after query, samples together
+                for (q, j), completion in zip(((q, j) for q in chunk for j in draws), drawn, strict=True):
+                    rows[(q.id, j)] = (q.text, completion)
                 provenance = {**augmenter.live.provenance(), "generation_s": round(
                     previous_s + time.perf_counter() - start, 1)}
                 write_completions(path, task.id, task.sha256, augmenter.generator, provenance, rows)

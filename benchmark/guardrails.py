@@ -11,7 +11,7 @@ import numbers
 import threading
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
-from benchmark.augmenters.base import MAX_TEXT_CHARS, Augmentation
+from benchmark.augmenters.base import MAX_TEXT_CHARS, MAX_TEXTS, Augmentation
 from benchmark.task import Doc, Query
 
 T = TypeVar("T")
@@ -36,6 +36,12 @@ def check_augmentations(augmentations: Any, queries: Sequence[Query], use: str) 
         if len(a.text) > MAX_TEXT_CHARS:
             raise GuardrailError(f"augmenter {use!r}: query {q.id!r}: {len(a.text):,} characters of text; "
                                  f"at most {MAX_TEXT_CHARS:,}")
+        if not isinstance(a.texts, tuple) or not all(isinstance(t, str) for t in a.texts):
+            raise GuardrailError(f"augmenter {use!r}: query {q.id!r}: texts must be a tuple of strings")
+        if len(a.texts) > MAX_TEXTS or sum(map(len, a.texts)) > MAX_TEXT_CHARS:
+            raise GuardrailError(f"augmenter {use!r}: query {q.id!r}: {len(a.texts)} texts of "
+                                 f"{sum(map(len, a.texts)):,} characters; at most {MAX_TEXTS} texts of "
+                                 f"{MAX_TEXT_CHARS:,} characters in all")
         for name in ("llm_prompt_tokens", "llm_completion_tokens"):
             value = getattr(a, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:

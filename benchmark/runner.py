@@ -28,7 +28,7 @@ from benchmark.protocol import System, label_budget_systems
 from benchmark.integrity import SCHEMA, TaskFacts
 from benchmark.results import Expectations, provenance, result_path, stale_reasons, write_result
 from benchmark.retrievers import Retriever, build_retriever
-from benchmark.retrievers.base import TrainingData, finetune, reads_context, search
+from benchmark.retrievers.base import TrainingData, check_combinable, finetune, reads_context, search
 from benchmark.retrievers.finetune import DEFAULT_RECIPE, FinetuneRecipe, training_set
 from benchmark.storage import cache_dir, sha256_json
 from benchmark.submission import Submission
@@ -125,7 +125,11 @@ class _Retrievers:
                 out = aug.augment(queries)
             except (NotApplicable, MissingRows) as e:  # inputs shipped for the evaluation splits only
                 raise NotApplicable(f"fine-tuning on the augmenter's train-split inputs: {e}") from e
-            return [a.text for a in check_augmentations(out, queries, system.augmenter.use)]
+            out = check_augmentations(out, queries, system.augmenter.use)
+            if any(a.texts for a in out):
+                raise NotApplicable(f"augmenter {system.augmenter.use!r} hands several texts per query; the "
+                                    "fine-tuning recipe trains on one text per query")
+            return [a.text for a in out]
         return training_set(self.task, texts, with_dev)
 
 
@@ -167,7 +171,7 @@ def system_config(system: System, augmenter_fingerprint: dict, task: Task) -> di
 
 
 def _record(system: System, task: Task, suite: Suite, suite_sha: str, split: str, retriever: Retriever,
-            augmentations: list[Augmentation], texts: dict[str, str], run, augment_s: float,
+            augmentations: list[Augmentation], texts: dict[str, str | tuple[str, ...]], run, augment_s: float,
             search_s: float, manifest_sha: str | None, config: dict) -> dict:
     queries = task.split_queries(split)
     per_query = evaluate(task.qrels[split], run)
@@ -203,6 +207,17 @@ def _record(system: System, task: Task, suite: Suite, suite_sha: str, split: str
             "suite_sha256": suite_sha, "depth": DEPTH, "finetune": config["finetune"], "device": device.current(),
             "augmenter": config["augmenter"]["fingerprint"]}),  # prompt version and hash, LLM model hash
     }
+
+
+def combination_rule(aug: Augmenter, augmentations: list[Augmentation], use: str) -> str | None:
+    """The rule by which the retriever combines these augmentations' several texts (None: one text each)."""
+    if not any(a.texts for a in augmentations):
+        return None
+    rule = getattr(aug, "text_combination", None)
+    if not isinstance(rule, str) or not rule:
+        raise GuardrailError(f"augmenter {use!r} returned several texts per query but declares no "
+                             "`text_combination` rule (e.g. 'mean-embedding')")
+    return rule
 
 
 def task_view(task: Task) -> TaskView:
@@ -304,11 +319,15 @@ def run_task(task: Task, suite: Suite, suite_sha: str, systems: list[System], sp
                 if isinstance(augmented[key], Exception):  # failed once for this split: fails the same again
                     raise augmented[key]
                 augmentations, augment_s = augmented[key]
-                texts = {q.id: a.text for q, a in zip(queries, augmentations, strict=True)}
+                texts = {q.id: a.retriever_input for q, a in zip(queries, augmentations, strict=True)}
+                rule = combination_rule(aug, augmentations, system.augmenter.use)
+                if rule is not None:  # checked before any fine-tuning: a pairing that cannot run costs nothing
+                    check_combinable(resolve("retriever", system.retriever.use, _code_folder(system)),
+                                     system.augmenter.use, system.retriever.use, rule)
                 retriever = retrievers.get(system)
                 start = time.perf_counter()
                 try:
-                    run = call_with_timeout(lambda: search(retriever, texts, queries, DEPTH, len(task.corpus)),
+                    run = call_with_timeout(lambda: search(retriever, texts, queries, DEPTH, len(task.corpus), rule),
                                             timeout_s, f"retriever {system.retriever.use!r}")
                 except ComponentTimeout:
                     retrievers.evict(system)  # still busy in its thread

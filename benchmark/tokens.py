@@ -53,9 +53,11 @@ def count_tokens(text: str) -> int:
     return len(encoding().encode_ordinary(text))
 
 
-def added_tokens(query_text: str, retriever_input: str) -> int:
-    """Tokens the retriever sees beyond what the user typed (negative if an augmenter shortens).
-    The same text adds none: no vocabulary is loaded for systems without augmentation."""
+def added_tokens(query_text: str, retriever_input: str | tuple[str, ...]) -> int:
+    """Tokens the retriever sees beyond what the user typed (negative if an augmenter shortens);
+    a multi-text input costs every one of its texts. The same text adds none: no vocabulary is
+    loaded for systems without augmentation."""
     if retriever_input == query_text:
         return 0
-    return count_tokens(retriever_input) - count_tokens(query_text)
+    texts = (retriever_input,) if isinstance(retriever_input, str) else retriever_input
+    return sum(count_tokens(t) for t in texts) - count_tokens(query_text)

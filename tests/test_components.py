@@ -48,7 +48,7 @@ def test_explicit_is_hidden_from_non_oracles():
 
 def test_unknown_component_names_the_registered_ones():
     with pytest.raises(ValueError, match=r"unknown augmenter 'cot'; did you mean 'llm-cot'\? Registered: context, "
-                                         r"llm-cot, llm-hyde, llm-query2doc, llm-rewrite, none, oracle, precomputed, prf"):
+                                         r"llm-cot, llm-cot-prf, llm-hyde, llm-hyde-passage, llm-query2doc, llm-rewrite, none, oracle, precomputed, prf"):
         build_augmenter("cot")
 
 

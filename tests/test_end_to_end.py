@@ -27,7 +27,7 @@ EXPECTED = {
     "prf-bm25@bm25": "submission",
     "prf-bm25@minilm-l6-ft": "submission",
 }
-LLM_SUBMISSIONS = ("cot-smollm2", "hyde-smollm2", "query2doc-smollm2", "rewrite-smollm2")
+LLM_SUBMISSIONS = ("cot-smollm2", "hyde-passage-smollm2", "query2doc-smollm2", "rewrite-smollm2")
 
 
 def run(tiny_root, submissions_dir, results):

@@ -244,7 +244,7 @@ def _ship(folder: Path, task, rows: list[dict], header: dict | None = None) -> P
 
 
 def _file_augmenter(folder: Path):
-    return build_augmenter("llm-hyde", {"backend": "file", "precomputed_path": "augmentations"}, folder)
+    return build_augmenter("llm-hyde-passage", {"backend": "file", "precomputed_path": "augmentations"}, folder)
 
 
 def test_file_backend_reads_completions_and_their_token_counts(tiny_root, tmp_path):
@@ -255,7 +255,7 @@ def test_file_backend_reads_completions_and_their_token_counts(tiny_root, tmp_pa
     aug = _file_augmenter(tmp_path)
     aug.prepare(task_view(task))
     out = aug.augment(queries)
-    assert [a.text for a in out] == [f"passage {i}" for i in range(6)]  # HyDE: the document replaces the query
+    assert [a.text for a in out] == [f"passage {i}" for i in range(6)]  # one passage replaces the query
     assert [(a.llm_prompt_tokens, a.llm_completion_tokens) for a in out] == [(40 + i, i) for i in range(6)]
     assert aug.fingerprint()["shipped_generator"] == {"by": "hand"}
 
@@ -289,7 +289,7 @@ def test_file_backend_names_missing_queries_and_a_run_reports_them(tiny_root, tm
         aug.augment(task.split_queries("test"))
     # A generating backend with shipped files never generates during a run: the gap is reported.
     other = tmp_path / "live"
-    live = build_augmenter("llm-hyde", {"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "m",
+    live = build_augmenter("llm-hyde-passage", {"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "m",
                                         "precomputed_path": "augmentations"}, other)
     _ship(other, task, [{"query_id": "te0", "query": q0.text, "text": "sunny"}],
           {"format": "iqbench.augmentations/1", "task": "tiny", "task_sha256": task.sha256,

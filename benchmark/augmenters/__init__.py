@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from benchmark.augmenters.base import Augmentation, Augmenter, NotApplicable, TaskAware, TaskView, visible_query
-from benchmark.augmenters.llm import CoTAugmenter, HyDEAugmenter, Query2DocAugmenter, RewriteAugmenter
+from benchmark.augmenters.llm import (
+    CoTAugmenter, CoTPRFAugmenter, HyDEAugmenter, HyDEPassageAugmenter, Query2DocAugmenter, RewriteAugmenter,
+)
 from benchmark.augmenters.precomputed import PrecomputedAugmenter
 from benchmark.augmenters.prf import PRFAugmenter
 from benchmark.augmenters.simple import ContextAugmenter, NoneAugmenter, OracleAugmenter
@@ -18,7 +20,9 @@ AUGMENTERS: dict[str, Callable[..., Augmenter]] = {
     "precomputed": PrecomputedAugmenter,
     "prf": PRFAugmenter,
     "llm-cot": CoTAugmenter,
+    "llm-cot-prf": CoTPRFAugmenter,
     "llm-hyde": HyDEAugmenter,
+    "llm-hyde-passage": HyDEPassageAugmenter,
     "llm-query2doc": Query2DocAugmenter,
     "llm-rewrite": RewriteAugmenter,
 }

@@ -11,7 +11,9 @@ from benchmark.task import Doc, Query
 MAX_TEXT_CHARS = 50_000
 """The most characters an augmentation may hand a retriever (about 12,000 tokens): a bound on
 runaway output, above what the suite's own inputs reach (query + full context: 21,523 characters
-for the longest iKAT-PTKB turn)."""
+for the longest iKAT-PTKB turn). A multi-text augmentation's texts share this bound."""
+MAX_TEXTS = 16
+"""The most texts one multi-text augmentation may hand a retriever."""
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,14 @@ class Augmentation:
     """Exactly what the retriever receives for this query."""
     llm_prompt_tokens: int = 0
     llm_completion_tokens: int = 0
+    texts: tuple[str, ...] = ()
+    """Several texts for this one query, which the retriever combines by its augmenter's
+    `text_combination` rule (then `text` is their newline join, for display only); empty for the usual single text."""
+
+    @property
+    def retriever_input(self) -> str | tuple[str, ...]:
+        """What the retriever receives: the texts of a multi-text augmentation, else the text."""
+        return self.texts or self.text
 
 
 class NotApplicable(Exception):
@@ -31,6 +41,8 @@ class Augmenter(Protocol):
     name: str
     oracle: bool
     """True only for augmenters that read the human `explicit` rewrite; their systems are never ranked."""
+    # Optional: `text_combination: str`, a rule such as retrievers.base.MEAN_EMBEDDING, for augmenters
+    # whose augmentations carry several `texts`; only retrievers listing the rule in `combines` take them.
 
     def fingerprint(self) -> dict:
         """What identifies this augmenter's behaviour (prompt hashes, model hashes, parameters)."""

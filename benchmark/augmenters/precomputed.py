@@ -32,16 +32,20 @@ class Row:
     query_id: str
     query: str
     augmentation: Augmentation
+    sample: int = 0
+    """Which of several sampled completions for the query (LLM completion files only)."""
 
 
-def parse_line(line: str, where: str) -> Row:
+def parse_line(line: str, where: str, samples: bool = False) -> Row:
+    """One row; with `samples` (LLM completion files), an optional "sample" index is allowed."""
     try:
         data = json.loads(line)
     except json.JSONDecodeError as e:
         raise PrecomputedError(f"{where}: not valid JSON ({e.msg})") from None
     if not isinstance(data, dict):
         raise PrecomputedError(f"{where}: expected a JSON object")
-    unknown = set(data) - {"query_id", "query", "text", "llm_prompt_tokens", "llm_completion_tokens"}
+    unknown = set(data) - {"query_id", "query", "text", "llm_prompt_tokens", "llm_completion_tokens"} - (
+        {"sample"} if samples else set())
     if unknown:
         raise PrecomputedError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
     for key in ("query_id", "query", "text"):
@@ -55,7 +59,10 @@ def parse_line(line: str, where: str) -> Row:
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise PrecomputedError(f"{where}: field {key!r} must be a non-negative integer")
         tokens.append(value)
-    return Row(data["query_id"], data["query"], Augmentation(data["text"], *tokens))
+    sample = data.get("sample", 0)
+    if not isinstance(sample, int) or isinstance(sample, bool) or sample < 0:
+        raise PrecomputedError(f"{where}: field 'sample' must be a non-negative integer")
+    return Row(data["query_id"], data["query"], Augmentation(data["text"], *tokens), sample)
 
 
 def read_rows(path: Path) -> dict[tuple[str, str], Augmentation]:

@@ -7,7 +7,9 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 
 TEMPERATURE = 0.0
 SEED = 0
-"""Generation is greedy and seeded: the same request gives the same completion on the same build."""
+"""By default generation is greedy and seeded: the same request gives the same completion on the
+same build. A request may ask for sampling (temperature > 0, e.g. HyDE's several documents); its
+seed then decides the draw, so it is as reproducible as a greedy one."""
 
 
 class LLMError(RuntimeError):
@@ -20,10 +22,13 @@ class ChatRequest:
     """(role, content) pairs, in order."""
     max_tokens: int
     """Generation ends at the model's end-of-turn token or after this many tokens (no stop strings)."""
+    temperature: float = TEMPERATURE
+    """0: greedy; above 0: sampled from the softmax of logits / temperature (no top-p or top-k cut)."""
+    seed: int = SEED
 
     def as_dict(self) -> dict[str, Any]:
         return {"messages": [list(m) for m in self.messages], "max_tokens": self.max_tokens,
-                "temperature": TEMPERATURE, "seed": SEED}
+                "temperature": self.temperature, "seed": self.seed}
 
 
 @dataclass(frozen=True)

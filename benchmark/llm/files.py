@@ -2,8 +2,9 @@
 
 Line 1 is a header: {"format": "iqbench.augmentations/1", "task", "task_sha256", "generator",
 "provenance"}; `generator` says what produced the completions (augmenter, prompt hash, model,
-settings). Every further line is one query: {"query_id", "query", "text" (the completion),
-"llm_prompt_tokens", "llm_completion_tokens"}. A file may be partial (generation is resumable
+settings). Every further line is one completion: {"query_id", "query", "text" (the completion),
+"llm_prompt_tokens", "llm_completion_tokens"}, plus "sample": j (1, 2, ...) for the further
+sampled completions of an augmenter that draws several per query (sample 0 carries no field). A file may be partial (generation is resumable
 and committed in pieces); every problem names the file and the line.
 """
 
@@ -31,17 +32,17 @@ class ShippedCompletions:
     path: Path
     generator: dict
     provenance: dict
-    rows: dict[str, tuple[str, Completion]] = field(default_factory=dict)
-    """query id -> (the query text it was generated for, the completion)."""
+    rows: dict[tuple[str, int], tuple[str, Completion]] = field(default_factory=dict)
+    """(query id, sample) -> (the query text it was generated for, the completion)."""
 
     @property
     def rows_sha256(self) -> str:
         """What a run reads from the file (not its header's provenance, which a resumed job rewrites)."""
-        return sha256_json(sorted((qid, q, c.text, c.prompt_tokens, c.completion_tokens)
-                                  for qid, (q, c) in self.rows.items()))
+        return sha256_json(sorted((qid, q, c.text, c.prompt_tokens, c.completion_tokens, *((j,) if j else ()))
+                                  for (qid, j), (q, c) in self.rows.items()))
 
-    def get(self, query: Query) -> Completion | None:
-        row = self.rows.get(query.id)
+    def get(self, query: Query, sample: int = 0) -> Completion | None:
+        row = self.rows.get((query.id, sample))
         return row[1] if row and row[0] == query.text else None
 
 
@@ -67,7 +68,7 @@ def read_completions(path: Path, task_id: str, task_sha256: str, queries: Mappin
     path = Path(path)
     if path.stat().st_size > MAX_FILE_BYTES:
         raise PrecomputedError(f"{path.name}: {path.stat().st_size:,} bytes; at most {MAX_FILE_BYTES:,}")
-    rows: dict[str, tuple[str, Completion]] = {}
+    rows: dict[tuple[str, int], tuple[str, Completion]] = {}
     with path.open(encoding="utf-8") as f:
         first = f.readline()
         header = _header(first, f"{path.name}:1", task_id, task_sha256)
@@ -75,27 +76,30 @@ def read_completions(path: Path, task_id: str, task_sha256: str, queries: Mappin
             if not line.strip():
                 continue
             where = f"{path.name}:{n}"
-            row = parse_line(line, where)
+            row = parse_line(line, where, samples=True)
             if row.query_id not in queries:
                 raise PrecomputedError(f"{where}: unknown query id {row.query_id!r} (not in task {task_id!r})")
             if queries[row.query_id] != row.query:
                 raise PrecomputedError(f"{where}: query {row.query_id!r} has text {row.query!r} in this file, "
                                        f"{queries[row.query_id]!r} in the task")
-            if row.query_id in rows:
-                raise PrecomputedError(f"{where}: query {row.query_id!r} appears twice")
+            if (row.query_id, row.sample) in rows:
+                raise PrecomputedError(f"{where}: query {row.query_id!r}" + (f" sample {row.sample}" if row.sample
+                                                                             else "") + " appears twice")
             a = row.augmentation
-            rows[row.query_id] = (row.query, Completion(a.text, a.llm_prompt_tokens, a.llm_completion_tokens))
+            rows[(row.query_id, row.sample)] = (row.query, Completion(a.text, a.llm_prompt_tokens,
+                                                                      a.llm_completion_tokens))
     return ShippedCompletions(path, header["generator"], header.get("provenance") or {}, rows)
 
 
 def write_completions(path: Path, task_id: str, task_sha256: str, generator: dict, provenance: dict,
-                      rows: Mapping[str, tuple[str, Completion]]) -> None:
-    """Atomically; rows in query-id order, so a regenerated file diffs cleanly."""
+                      rows: Mapping[tuple[str, int], tuple[str, Completion]]) -> None:
+    """Atomically; rows in (query id, sample) order, so a regenerated file diffs cleanly."""
     header = {"format": FORMAT, "task": task_id, "task_sha256": task_sha256, "generator": generator,
               "provenance": provenance}
     lines = [json.dumps(header, sort_keys=True, ensure_ascii=False)]
-    for qid in sorted(rows):
-        query, c = rows[qid]
-        lines.append(json.dumps({"query_id": qid, "query": query, "text": c.text, "llm_prompt_tokens": c.prompt_tokens,
+    for qid, sample in sorted(rows):
+        query, c = rows[(qid, sample)]
+        lines.append(json.dumps({"query_id": qid, "query": query, **({"sample": sample} if sample else {}),
+                                 "text": c.text, "llm_prompt_tokens": c.prompt_tokens,
                                  "llm_completion_tokens": c.completion_tokens}, ensure_ascii=False))
     atomic_write_bytes(path, ("\n".join(lines) + "\n").encode())

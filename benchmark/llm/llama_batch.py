@@ -1,4 +1,8 @@
-"""Batched greedy decoding on llama.cpp's low-level API (several sequences per llama_decode).
+"""Batched decoding on llama.cpp's low-level API (several sequences per llama_decode).
+
+Greedy by default; a request with a temperature above 0 draws each token from the softmax of
+logits / temperature with its own generator seeded by the request's seed (inverse CDF over the
+vocabulary in float64), so a sampled completion is as reproducible as a greedy one.
 
 The prompt is the GGUF's own chat template, tokenized exactly as llama-cpp-python's
 create_chat_completion does; generation stops at an end-of-generation token or max_tokens.
@@ -18,17 +22,18 @@ from benchmark.llm.backend import ChatRequest, Completion, LLMError
 MAX_BATCH_TOKENS = 2048
 
 
-class BatchedGreedy:
-    def __init__(self, path, threads: int, context_tokens: int, parallel: int, seed: int) -> None:
+class BatchedDecoder:
+    def __init__(self, path, threads: int, context_tokens: int, parallel: int, seed: int,
+                 chat_template: str | None = None) -> None:
         # The high-level object gives the model, its tokenizer and chat template; decoding runs
         # in a context of our own with one KV sequence per parallel request.
         self.llama = Llama(model_path=str(path), n_ctx=256, n_batch=256, n_threads=threads, seed=seed,
                            verbose=False)
         self.vocab = L.llama_model_get_vocab(self.llama._model.model)
         self.n_vocab = L.llama_vocab_n_tokens(self.vocab)
-        template = self.llama.metadata.get("tokenizer.chat_template")
+        template = self.llama.metadata.get("tokenizer.chat_template") or chat_template
         if not template:
-            raise LLMError(f"{path}: the GGUF carries no chat template")
+            raise LLMError(f"{path}: the GGUF carries no chat template and none was given")
         eos, bos = self.llama.token_eos(), self.llama.token_bos()
         self.formatter = Jinja2ChatFormatter(template=template, eos_token=self.llama._model.token_get_text(eos),
                                              bos_token=self.llama._model.token_get_text(bos), stop_token_ids=[eos])
@@ -61,8 +66,9 @@ class BatchedGreedy:
         return self.llama.tokenize(formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special,
                                    special=True)
 
-    def _decode(self, items: list[tuple[int, int, int, bool]]) -> dict[int, int]:
-        """Decode (seq, pos, token, wants_next) items; the greedy next token of each wanting sequence."""
+    def _decode(self, items: list[tuple[int, int, int, bool]], pick) -> dict[int, int]:
+        """Decode (seq, pos, token, wants_next) items; the next token of each wanting sequence,
+        chosen by `pick(seq, logits)`."""
         chosen: dict[int, int] = {}
         for start in range(0, len(items), MAX_BATCH_TOKENS):
             chunk = items[start:start + MAX_BATCH_TOKENS]
@@ -77,7 +83,7 @@ class BatchedGreedy:
             for i, (seq, _, _, wants) in enumerate(chunk):
                 if wants:
                     logits = np.ctypeslib.as_array(L.llama_get_logits_ith(self.ctx, i), shape=(self.n_vocab,))
-                    chosen[seq] = int(np.argmax(logits))  # greedy; the first of equal maxima
+                    chosen[seq] = pick(seq, logits)
         return chosen
 
     def generate(self, requests: list[ChatRequest]) -> list[Completion]:
@@ -90,10 +96,19 @@ class BatchedGreedy:
                                f"context window of {self.context_tokens} tokens")
         L.llama_memory_clear(self.memory, True)
         generated: list[list[int]] = [[] for _ in requests]
+        rngs = [np.random.default_rng(r.seed) if r.temperature > 0 else None for r in requests]
+
+        def pick(seq: int, logits: np.ndarray) -> int:
+            if rngs[seq] is None:
+                return int(np.argmax(logits))  # greedy; the first of equal maxima
+            scaled = logits.astype(np.float64) / requests[seq].temperature
+            cdf = np.cumsum(np.exp(scaled - scaled.max()))
+            return int(min(np.searchsorted(cdf, rngs[seq].random() * cdf[-1], side="right"), len(cdf) - 1))
+
         items = [(s, pos, tok, pos == len(p) - 1) for s, p in enumerate(prompts) for pos, tok in enumerate(p)]
         while items:
             step = []
-            for seq, token in sorted(self._decode(items).items()):
+            for seq, token in sorted(self._decode(items, pick).items()):
                 if L.llama_vocab_is_eog(self.vocab, token):
                     continue
                 generated[seq].append(token)

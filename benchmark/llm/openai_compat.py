@@ -12,7 +12,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
-from benchmark.llm.backend import SEED, TEMPERATURE, ChatRequest, Completion, LLMError
+from benchmark.llm.backend import ChatRequest, Completion, LLMError
 
 
 class OpenAIBackend:
@@ -44,7 +44,7 @@ class OpenAIBackend:
             response = self._client.chat.completions.create(
                 model=self.model, messages=[{"role": r, "content": c} for r, c in request.messages],
                 max_tokens=request.max_tokens,
-                temperature=TEMPERATURE, seed=SEED)
+                temperature=request.temperature, seed=request.seed)
         except openai.APITimeoutError:
             raise LLMError(f"{self.base_url}: no answer within {self.timeout_s:g} s "
                            f"({self.retries} retries)") from None

@@ -16,7 +16,7 @@ import numpy as np
 
 from benchmark import device
 from benchmark.retrievers.adapters import ADAPTER_FILE, merge_adapter
-from benchmark.retrievers.base import Run
+from benchmark.retrievers.base import MEAN_EMBEDDING, Run
 from benchmark.storage import atomic_write_bytes, cache_dir, sha256_file, sha256_json
 from benchmark.task import Doc
 
@@ -87,6 +87,8 @@ def load_model(folder: Path, max_seq_length: int, base: Path | None = None, devi
 class DenseRetriever:
     """A bi-encoder; `name` says which model and whether it was fine-tuned (suffix -ft)."""
 
+    combines = (MEAN_EMBEDDING,)
+
     def __init__(self, model: str = "minilm-l6", max_seq_length: int = MAX_SEQ_LENGTH,
                  folder: Path | None = None, name: str | None = None, finetune_recipe: dict | None = None,
                  base_weights_sha256: str | None = None) -> None:
@@ -146,8 +148,28 @@ class DenseRetriever:
         qids = list(texts)
         if not qids:
             return {}
+        return self._search_vectors(qids, self.encode([texts[q] for q in qids]), k)
+
+    def search_combined(self, texts: Mapping[str, tuple[str, ...]], rule: str, k: int) -> Run:
+        """HyDE's combination: each query's texts encoded and normalised, then averaged (the mean
+        is not renormalised: a document scores the mean of its cosines to the texts)."""
+        if rule != MEAN_EMBEDDING:
+            raise ValueError(f"DenseRetriever combines texts by {MEAN_EMBEDDING!r}, not {rule!r}")
+        if self._index is None:
+            raise RuntimeError("DenseRetriever.search_combined called before index()")
+        qids = [q for q in texts if texts[q]]
+        if len(qids) != len(texts):
+            raise ValueError("every query needs at least one text")
+        if not qids:
+            return {}
+        emb = self.encode([t for q in qids for t in texts[q]])
+        ends = np.cumsum([len(texts[q]) for q in qids])
+        means = [emb[end - len(texts[q]):end].mean(axis=0, dtype=np.float64) for q, end in zip(qids, ends)]
+        return self._search_vectors(qids, np.asarray(means, dtype=np.float32), k)
+
+    def _search_vectors(self, qids: list[str], vectors: np.ndarray, k: int) -> Run:
         k = min(k, len(self._ids))
-        scores, idx = self._index.search(self.encode([texts[q] for q in qids]), k)
+        scores, idx = self._index.search(vectors, k)
         return {qid: {self._ids[int(i)]: float(s) for i, s in zip(idx[row], scores[row]) if i >= 0}
                 for row, qid in enumerate(qids)}
 
