@@ -3,8 +3,8 @@ and rewriting.
 
 Each one is a versioned prompt (prompts/<name>.toml) plus a rule for combining the completion
 with the query; with `samples` > 1 it draws several completions per query (sampled at
-`temperature`, seeds 0..samples-1), as HyDE does. With `precomputed_path`, completions come from the submission's shipped files
-(one per task, written by `iqbench augment`); without it, from the local completion cache, then
+`temperature`, seeds 0..samples-1), as HyDE does. With `precomputed_path`, completions come
+from the submission's shipped files (one per task, written by `iqbench augment`); without it, from the local completion cache, then
 the backend: `llama-cpp` (local GGUF, default SmolLM2-135M) or `openai` (any OpenAI-compatible
 server). Backend `file` reads shipped files made elsewhere and never generates. Token counts are
 the backend's own.
@@ -24,8 +24,9 @@ from benchmark.augmenters.simple import SERIALIZATION, serialize_context
 from benchmark.llm.backend import ChatRequest, Completion, LLMError, build_backend
 from benchmark.llm.cache import CachedBackend
 from benchmark.llm.files import ShippedCompletions, read_completions, task_file
-from benchmark.retrievers.base import MEAN_EMBEDDING
 from benchmark.metrics import ranked
+from benchmark.retrievers.base import MEAN_EMBEDDING, search
+from benchmark.retrievers.bm25 import BM25Retriever
 from benchmark.storage import sha256_json
 from benchmark.task import Query
 
@@ -246,8 +247,6 @@ class CoTPRFAugmenter(LLMAugmenter):
         super().__init__(**options)
 
     def prompt_inputs(self) -> dict:
-        from benchmark.retrievers.bm25 import BM25Retriever
-
         return {"feedback": {"first_stage": BM25Retriever().fingerprint(), "docs": self.fb_docs,
                              "doc_chars": self.doc_chars}}
 
@@ -256,9 +255,7 @@ class CoTPRFAugmenter(LLMAugmenter):
         super().prepare(task)
 
     def prompt_fields(self, queries: Sequence[Query]) -> list[dict[str, str]]:
-        from benchmark.retrievers.base import search
-        from benchmark.retrievers.bm25 import BM25Retriever
-
+        """{documents}: the top documents, one per line (none when BM25 matches no word of the query)."""
         if self.task is None:
             raise LLMError("llm-cot-prf needs its task (prepare) before it can build a prompt")
         if self._bm25 is None:
