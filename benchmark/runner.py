@@ -22,6 +22,7 @@ from benchmark.augmenters.precomputed import MissingRows
 from benchmark.guardrails import (
     ComponentTimeout, GuardrailError, call_with_timeout, check_augmentations, check_run,
 )
+from benchmark.memory import release_memory
 from benchmark.metrics import aggregate, evaluate
 from benchmark.plugins import content_hashes, resolve
 from benchmark.protocol import System, label_budget_systems
@@ -371,4 +372,6 @@ def run_suite(suite: Suite, submissions: list[Submission], systems: list[System]
         for task in tasks:
             run_task(task, suite, suite_sha, systems, splits, results, manifests, summary, progress, timeout_s,
                      runs)
+            release_memory()
     return summary
+

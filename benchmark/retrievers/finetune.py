@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from benchmark import device
 from benchmark.augmenters.base import NotApplicable
+from benchmark.memory import release_memory
 from benchmark.retrievers.adapters import ADAPTER_FILE, LoraSpec, apply_lora, save_adapter
 from benchmark.retrievers.base import RetrieverInput, TrainingData
 from benchmark.storage import cache_dir, publish_dir, sha256_json
@@ -205,6 +206,8 @@ def finetuned_model(retriever: "DenseRetriever", examples: list[tuple[str, froze
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        release_memory()  # the optimizer state and activations, before the new model encodes
     publish_dir(tmp, final)
     return final
 
