@@ -46,8 +46,9 @@ label-budget: $(STAMP)  ## the reference's label-budget curves on every task (4 
 lora-vs-full: $(STAMP)  ## LoRA adapters against full fine-tuning on every task's dev split (hours on 2 cores; resumable)
 	$(PY) bench/lora_vs_full.py
 
-bench-llm: $(LLM_STAMP)  ## local LLM throughput: one request at a time against the batched backend
-	$(PY) bench/llm_throughput.py
+bench-llm: $(LLM_STAMP)  ## local LLM throughput, each model: one request at a time against the batched backend
+	$(PY) bench/llm_throughput.py --model smollm2-135m
+	$(PY) bench/llm_throughput.py --model gemma3-270m
 
 tasks: $(STAMP)  ## rebuild the task folders from the raw sources (needs ../shared/sources)
 	cd tasks/build && for script in $(TASK_BUILDERS) build_suite.py; do ../../$(PY) $$script || exit 1; done

@@ -90,6 +90,41 @@ def family_table(board) -> list[str]:
     return lines
 
 
+LLM_SIZES = {
+    "chain-of-thought": {"SmolLM2-135M": "cot-smollm2", "Gemma 3 270M (base)": "cot-gemma3"},
+    "query2doc": {"SmolLM2-135M": "query2doc-smollm2", "Gemma 3 270M (base)": "query2doc-gemma3"},
+    "CoT/PRF": {"SmolLM2-135M": "cot-prf-smollm2", "Gemma 3 270M (base)": "cot-prf-gemma3"},
+    "HyDE, 4 documents averaged": {"SmolLM2-135M": "hyde-smollm2"},
+    "HyDE, one passage": {"SmolLM2-135M": "hyde-passage-smollm2"},
+}
+
+
+def llm_size_table(board) -> list[str]:
+    """Per augmenter and model, over the task splits where every model of that augmenter has both
+    cells: Δ pre (A@R minus the pretrained retriever), Δ on top (A@R-ft minus the reference),
+    added retriever tokens and LLM tokens per query."""
+    rows = {r.system_id: r for r in board.rows}
+    base, ref = rows.get("none@minilm-l6"), rows.get("none@minilm-l6-ft")
+    lines = ["| augmenter | LLM | Δ pre | Δ on top | +tokens | LLM tokens | splits |", "|---|---|---|---|---|---|---|"]
+    if base is None or ref is None:
+        return lines
+    for family, models in LLM_SIZES.items():
+        pairs = {m: (rows.get(f"{s}@minilm-l6"), rows.get(f"{s}@minilm-l6-ft")) for m, s in models.items()}
+        if any(pre is None or ft is None for pre, ft in pairs.values()):
+            continue
+        keys = [c.key for c in board.columns if all(c.key in pre.cells and c.key in ft.cells
+                                                    for pre, ft in pairs.values())]
+        if not keys:
+            continue
+        for model, (pre, ft) in pairs.items():
+            lines.append(
+                f"| {family} | {model} | {_signed(fmean(pre.cells[k].main - base.cells[k].main for k in keys))} | "
+                f"{_signed(fmean(ft.cells[k].main - ref.cells[k].main for k in keys))} | "
+                f"{fmean(pre.cells[k].cell.added_tokens for k in keys):.0f} | "
+                f"{fmean(pre.cells[k].cell.llm_tokens for k in keys):.0f} | {len(keys)} |")
+    return lines
+
+
 def label_budget_tables(board) -> list[str]:
     """The curves (nDCG@10 per n; n = all is the reference) and n* per augmenter and task split."""
     from benchmark.label_budget import SIZES
@@ -125,6 +160,7 @@ def main() -> None:
     print("\n".join(baseline_table(board)), end="\n\n")
     print("\n".join(augmenter_table(board)), end="\n\n")
     print("\n".join(family_table(board)), end="\n\n")
+    print("\n".join(llm_size_table(board)), end="\n\n")
     print("\n".join(label_budget_tables(board)))
     means = {r.system_id: fmean(c.main for c in r.cells.values()) for r in board.rows if r.cells}
     print("\nmean nDCG@10 over each system's splits: " + ", ".join(f"{s} {m:.4f}" for s, m in sorted(means.items())))
