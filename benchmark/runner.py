@@ -374,4 +374,3 @@ def run_suite(suite: Suite, submissions: list[Submission], systems: list[System]
                      runs)
             release_memory()
     return summary
-
