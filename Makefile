@@ -23,7 +23,8 @@ setup: $(STAMP)  ## only create .venv/ and install (what every other target does
 setup-llm: $(LLM_STAMP)  ## also install the local LLM backend (llama-cpp-python compiles: minutes, once)
 
 augment: $(LLM_STAMP)  ## regenerate the official submissions' shipped LLM completions (hours on 2 cores; resumable)
-	$(VENV)/bin/iqbench augment cot-smollm2 hyde-passage-smollm2 query2doc-smollm2 rewrite-smollm2
+	$(VENV)/bin/iqbench augment cot-smollm2 hyde-passage-smollm2 query2doc-smollm2 rewrite-smollm2 \
+		hyde-smollm2 cot-prf-smollm2 cot-gemma3 query2doc-gemma3 cot-prf-gemma3
 
 show: $(STAMP)  ## print the board from the committed results
 	$(VENV)/bin/iqbench show

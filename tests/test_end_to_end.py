@@ -28,7 +28,7 @@ EXPECTED = {
     "prf-bm25@minilm-l6-ft": "submission",
 }
 LLM_SUBMISSIONS = ("cot-gemma3", "cot-prf-gemma3", "cot-prf-smollm2", "cot-smollm2", "hyde-passage-smollm2",
-                   "query2doc-gemma3", "query2doc-smollm2", "rewrite-smollm2")
+                   "hyde-smollm2", "query2doc-gemma3", "query2doc-smollm2", "rewrite-smollm2")
 
 
 def run(tiny_root, submissions_dir, results):
