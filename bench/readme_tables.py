@@ -94,8 +94,8 @@ LLM_SIZES = {
     "chain-of-thought": {"SmolLM2-135M": "cot-smollm2", "Gemma 3 270M (base)": "cot-gemma3"},
     "query2doc": {"SmolLM2-135M": "query2doc-smollm2", "Gemma 3 270M (base)": "query2doc-gemma3"},
     "CoT/PRF": {"SmolLM2-135M": "cot-prf-smollm2", "Gemma 3 270M (base)": "cot-prf-gemma3"},
-    "HyDE, 4 documents averaged": {"SmolLM2-135M": "hyde-smollm2"},
-    "HyDE, one passage": {"SmolLM2-135M": "hyde-passage-smollm2"},
+    # The paper's form and the one-passage form, over the splits both have: comparable rows.
+    "HyDE": {"SmolLM2-135M, 4 documents averaged": "hyde-smollm2", "SmolLM2-135M, one passage": "hyde-passage-smollm2"},
 }
 
 
@@ -117,10 +117,10 @@ def llm_size_table(board) -> list[str]:
         if not keys:
             continue
         for model, (pre, ft) in pairs.items():
+            added = f"{fmean(pre.cells[k].cell.added_tokens for k in keys):.0f}".replace("-", "−")
             lines.append(
                 f"| {family} | {model} | {_signed(fmean(pre.cells[k].main - base.cells[k].main for k in keys))} | "
-                f"{_signed(fmean(ft.cells[k].main - ref.cells[k].main for k in keys))} | "
-                f"{fmean(pre.cells[k].cell.added_tokens for k in keys):.0f} | "
+                f"{_signed(fmean(ft.cells[k].main - ref.cells[k].main for k in keys))} | {added} | "
                 f"{fmean(pre.cells[k].cell.llm_tokens for k in keys):.0f} | {len(keys)} |")
     return lines
 
