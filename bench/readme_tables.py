@@ -30,6 +30,10 @@ def _signed(value: float) -> str:
     return "0.000" if text in ("+0.000", "-0.000") else text.replace("-", "−")
 
 
+def _tokens(value: float) -> str:
+    return f"{value:.0f}".replace("-", "−")
+
+
 def baseline_table(board) -> list[str]:
     cols = board.columns
     rows = {r.system_id: r for r in board.rows}
@@ -61,7 +65,7 @@ def augmenter_table(board) -> list[str]:
     for v in board.verdicts:
         if v.role == "oracle" or v.submission in SKIPPED:
             continue
-        tokens = f"{v.added_tokens:.0f}".replace("-", "−")
+        tokens = _tokens(v.added_tokens)
         matched = _signed(v.matched - v.reference) if v.matched is not None else (
             "–" if v.reads_context or "bm25" in v.ids["augmented"] else "n/a")
         lines.append(f"| `{v.submission}` | {_signed(v.augmented - v.baseline)} | {_signed(v.augmented - v.reference)} | "
@@ -117,10 +121,10 @@ def llm_size_table(board) -> list[str]:
         if not keys:
             continue
         for model, (pre, ft) in pairs.items():
-            added = f"{fmean(pre.cells[k].cell.added_tokens for k in keys):.0f}".replace("-", "−")
             lines.append(
                 f"| {family} | {model} | {_signed(fmean(pre.cells[k].main - base.cells[k].main for k in keys))} | "
-                f"{_signed(fmean(ft.cells[k].main - ref.cells[k].main for k in keys))} | {added} | "
+                f"{_signed(fmean(ft.cells[k].main - ref.cells[k].main for k in keys))} | "
+                f"{_tokens(fmean(pre.cells[k].cell.added_tokens for k in keys))} | "
                 f"{fmean(pre.cells[k].cell.llm_tokens for k in keys):.0f} | {len(keys)} |")
     return lines
 
